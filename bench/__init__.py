@@ -1,0 +1,1 @@
+"""Benchmarks behind ``anju bench …``; each prints JSON figures, never asserts timings."""

@@ -1,0 +1,1 @@
+"""Model registry: the manifest of model packs and the fetcher (cache, mirror, upstream), checksums pinned."""
