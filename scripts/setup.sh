@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 
 # System packages: the MQTT broker, FFmpeg/GStreamer for cameras and the test RTSP
 # server, Chromium for the console's browser tests. Installed only when missing.
-APT_PKGS=(mosquitto ffmpeg)
+APT_PKGS=(mosquitto ffmpeg chromium)
 missing=()
 for pkg in "${APT_PKGS[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
