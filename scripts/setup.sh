@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 
 # System packages: the MQTT broker, FFmpeg/GStreamer for cameras and the test RTSP
 # server, Chromium for the console's browser tests. Installed only when missing.
-APT_PKGS=(mosquitto ffmpeg chromium)
+APT_PKGS=(mosquitto ffmpeg chromium fonts-wqy-microhei)
 missing=()
 for pkg in "${APT_PKGS[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -32,6 +32,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e ".[dev]"
   touch "$stamp"
+fi
+
+# The console's browser tests drive the system Chromium through playwright-core (no browser download).
+if command -v npm >/dev/null && [ -f package-lock.json ] && [ ! -d node_modules/playwright-core ]; then
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent
 fi
 
 # Models: an air-gapped mirror beside the checkout if there is one, upstream otherwise.
