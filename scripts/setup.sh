@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 
 # System packages: the MQTT broker, FFmpeg/GStreamer for cameras and the test RTSP
 # server, Chromium for the console's browser tests. Installed only when missing.
-APT_PKGS=(mosquitto ffmpeg chromium fonts-wqy-microhei)
+APT_PKGS=(mosquitto ffmpeg chromium fonts-wqy-microhei python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 missing=()
 for pkg in "${APT_PKGS[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
