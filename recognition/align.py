@@ -58,11 +58,13 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 def apply_transform(m: np.ndarray, points: np.ndarray) -> np.ndarray:
     p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    return p @ m[:, :2].T + m[:, 2]
+    out: np.ndarray = p @ m[:, :2].T + m[:, 2]
+    return out
 
 
 def invert_transform(m: np.ndarray) -> np.ndarray:
-    return np.asarray(cv2.invertAffineTransform(m), dtype=np.float64)
+    inv: np.ndarray = np.asarray(cv2.invertAffineTransform(m), dtype=np.float64)
+    return inv
 
 
 def align_transform(landmarks: np.ndarray, size: int = ALIGNED_SIZE) -> np.ndarray:
