@@ -1,0 +1,41 @@
+"""``POST /auth/login`` and ``GET /auth/me``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from central.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
+from central.schemas import ApiModel, UserPublic
+from central.security import issue_token
+from central.services import users as users_service
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class LoginRequest(ApiModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class LoginResponse(ApiModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user: UserPublic
+
+
+@router.post("/login", response_model=LoginResponse)
+def login(
+    *, body: LoginRequest, session: SessionDep, settings: SettingsDep, clock: ClockDep
+) -> LoginResponse:
+    user = users_service.authenticate(session, body.username, body.password, clock.now())
+    token = issue_token(settings.secret_key, user.id, user.token_version, clock.now(), settings.token_ttl_s)
+    return LoginResponse(
+        access_token=token, expires_in=settings.token_ttl_s, user=UserPublic.model_validate(user)
+    )
+
+
+@router.get("/me", response_model=UserPublic)
+def me(*, user: CurrentUser) -> UserPublic:
+    return UserPublic.model_validate(user)
