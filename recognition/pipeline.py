@@ -1,0 +1,121 @@
+"""FacePipeline: detector → alignment → quality → embedding (→ liveness), built from config.
+
+One pipeline owns its ONNX Runtime sessions and is meant for one worker thread
+(sessions are thread-safe for ``run``, but batching decisions belong to the caller).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from models.registry import get_pack, model_id
+from models.store import resolve
+from recognition.align import align as align_face
+from recognition.config import RecognitionConfig
+from recognition.detect_common import Detector
+from recognition.detectors import build_detector
+from recognition.embedder import ArcFaceEmbedder
+from recognition.liveness import LivenessModel
+from recognition.quality import assess
+from recognition.runtime import make_session
+from recognition.types import AlignedFace, Detection, Embedding, FaceResult, Frame, Liveness, Quality
+
+log = logging.getLogger(__name__)
+
+
+class FacePipeline:
+    def __init__(
+        self,
+        cfg: RecognitionConfig,
+        detector: Detector,
+        embedder: ArcFaceEmbedder,
+        liveness_model: LivenessModel | None,
+        match_threshold: float,
+    ) -> None:
+        self.cfg = cfg
+        self.detector = detector
+        self.embedder = embedder
+        self.liveness_model = liveness_model
+        self._match_threshold = match_threshold
+
+    @classmethod
+    def from_config(cls, cfg: RecognitionConfig, model_dir: Path | None = None) -> FacePipeline:
+        """Load the models named by ``cfg`` from the model cache (verified against the manifest)."""
+        pack = get_pack(cfg.pack)
+        for name in {cfg.pack, cfg.detector_pack or cfg.pack}:
+            if not get_pack(name).commercial_use:
+                log.warning(
+                    "model pack %s is licensed for non-commercial use only: %s", name, get_pack(name).license
+                )
+        threads = {"intra_op_threads": cfg.intra_op_threads, "inter_op_threads": cfg.inter_op_threads}
+        detector = build_detector(cfg, model_dir)
+        emb_file = pack.file("embedder")
+        if emb_file.embedder is None:
+            raise ValueError(f"pack {cfg.pack}: embedder entry lacks preprocessing parameters")
+        embedder = ArcFaceEmbedder(
+            make_session(resolve(cfg.pack, "embedder", model_dir), **threads),
+            emb_file.embedder,
+            model_id(cfg.pack, emb_file),
+            flip_fusion=cfg.flip_fusion,
+        )
+        live = None
+        if pack.has_role("liveness"):
+            live = LivenessModel(
+                make_session(resolve(cfg.pack, "liveness", model_dir), **threads), cfg.liveness_threshold
+            )
+        threshold = (
+            cfg.match_threshold if cfg.match_threshold is not None else emb_file.embedder.match_threshold
+        )
+        return cls(cfg, detector, embedder, live, threshold)
+
+    @property
+    def model_id(self) -> str:
+        """Id of the embedding model: ``pack/file@sha256-prefix``; stored with every template."""
+        return self.embedder.model_id
+
+    @property
+    def match_threshold(self) -> float:
+        """Cosine threshold for a match: the pack's calibrated value (see the manifest's
+        ``threshold_note``) or the config's override."""
+        return self._match_threshold
+
+    def detect(self, frame: Frame) -> list[Detection]:
+        return self.detector.detect(frame.image)
+
+    def align(self, frame: Frame, det: Detection) -> AlignedFace:
+        return align_face(frame.image, det)
+
+    def quality(self, frame: Frame, det: Detection, aligned: AlignedFace | None = None) -> Quality:
+        face = aligned if aligned is not None else self.align(frame, det)
+        return assess(det, face.image, frame.image.shape, self.cfg)
+
+    def embed(self, faces: list[AlignedFace]) -> list[Embedding]:
+        return self.embedder.embed(faces)
+
+    def liveness(self, frame: Frame, det: Detection) -> Liveness:
+        if self.liveness_model is None:
+            raise ValueError(f"model pack {self.cfg.pack!r} has no liveness model")
+        return self.liveness_model.score(frame.image, det)
+
+    def analyze(self, frame: Frame, *, embed: bool = True, liveness: bool = False) -> list[FaceResult]:
+        """Every face in the frame with quality, and optionally embedding and liveness (best score first)."""
+        dets = self.detect(frame)
+        faces = [self.align(frame, d) for d in dets]
+        results = [
+            FaceResult(detection=d, quality=self.quality(frame, d, f), aligned=f)
+            for d, f in zip(dets, faces, strict=True)
+        ]
+        if embed and faces:
+            for r, e in zip(results, self.embed(faces), strict=True):
+                r.embedding = e
+        if liveness and self.liveness_model is not None:
+            for r in results:
+                r.liveness = self.liveness(frame, r.detection)
+        return results
+
+
+def frame_of(image: np.ndarray, source_id: str = "") -> Frame:
+    return Frame(image=image, source_id=source_id)
