@@ -1,0 +1,382 @@
+"""Central's end of the link: the event consumer and the whitelist / door command publisher.
+
+:class:`CentralConsumer` takes events through a shared subscription (several
+central instances split the load), verifies each node's signature and identity,
+applies the replay window, stores batches idempotently and only then calls
+``on_events`` with the events that were new, and acknowledges what is stored
+back to each node so its outbox can let go. Anything it cannot accept becomes a
+dead letter with a reason; it never stops on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from pydantic import BaseModel, ValidationError
+
+from anju.clock import Clock, SystemClock
+from anju.errors import AnjuError
+from contracts.link import EventAck, WhitelistRequest, WhitelistVersionReport
+from contracts.messages import EVENT_ADAPTER, SCHEMA_VERSION, Event, HeartbeatEvent
+from contracts.whitelist import DoorCommand, WhitelistDelta, WhitelistSnapshot
+from gateway import topics
+from gateway.config import CentralLinkConfig
+from gateway.metrics import GatewayMetrics, default_metrics
+from gateway.mqtt import connect_async, make_client, reason_failed
+from gateway.signing import CENTRAL_SIGNER_ID, KeyRegistry, Signer, VerificationError, open_envelope
+from gateway.store import Accepted, DeadLetter, SqlEventStore, StoreResult
+
+log = logging.getLogger(__name__)
+
+
+class GatewayError(AnjuError):
+    """The broker could not be reached or did not accept a publish in time."""
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    topic: str
+    payload: bytes
+
+
+def seq_ranges(seqs: list[int]) -> list[tuple[int, int]]:
+    """Compress sequence numbers into sorted inclusive ranges."""
+    out: list[tuple[int, int]] = []
+    for s in sorted(set(seqs)):
+        if out and s == out[-1][1] + 1:
+            out[-1] = (out[-1][0], s)
+        else:
+            out.append((s, s))
+    return out
+
+
+class CentralConsumer:
+    """Consumes every node's events; see the module docstring."""
+
+    def __init__(
+        self,
+        config: CentralLinkConfig,
+        store: SqlEventStore,
+        key_registry: KeyRegistry,
+        on_events: Callable[[list[Event]], None],
+        clock: Clock | None = None,
+        *,
+        signer: Signer | None = None,
+        metrics: GatewayMetrics | None = None,
+        on_status: Callable[[HeartbeatEvent], None] | None = None,
+        on_whitelist_version: Callable[[WhitelistVersionReport], None] | None = None,
+        on_whitelist_request: Callable[[WhitelistRequest], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.keys = key_registry
+        self.on_events = on_events
+        self.clock: Clock = clock or SystemClock()
+        self.signer = signer or Signer.from_file(CENTRAL_SIGNER_ID, config.signing_key)
+        self.metrics = metrics or default_metrics()
+        self.on_status = on_status
+        self.on_whitelist_version = on_whitelist_version
+        self.on_whitelist_request = on_whitelist_request
+        self._queue: queue.Queue[RawMessage] = queue.Queue(maxsize=config.queue_max)
+        self._client = make_client(f"{config.client_id}-{uuid.uuid4().hex[:8]}", config.broker)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._client.on_disconnect = self._on_disconnect
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.stats: dict[str, int] = defaultdict(int)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self, wait_connected_s: float | None = None) -> None:
+        connect_async(self._client, self.config.broker)
+        self._client.loop_start()
+        self._thread = threading.Thread(target=self._work_loop, name="central-consumer", daemon=True)
+        self._thread.start()
+        if wait_connected_s is not None and not self._connected.wait(wait_connected_s):
+            raise GatewayError(
+                f"central consumer: no broker at {self.config.broker.host}:{self.config.broker.port} "
+                f"within {wait_connected_s:.0f}s"
+            )
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._client.disconnect()
+        self._client.loop_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # -- MQTT callbacks ---------------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason_failed(reason):
+            log.error("broker refused central consumer: %s", reason)
+            return
+        site, group = self.config.site_id, self.config.share_group
+        subs = [(topics.central_event_subscription(site, group), 1)]
+        subs += [(t, 1) for t in topics.central_node_subscriptions(site, group)]
+        client.subscribe(subs)
+        self._connected.set()
+        log.info("central consumer connected, subscribed to %s", [s for s, _ in subs])
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("central consumer lost the broker (%s); reconnecting", reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        # Blocking here when the queue is full is the back-pressure: the broker holds the rest.
+        self._queue.put(RawMessage(msg.topic, bytes(msg.payload)))
+
+    # -- processing -----------------------------------------------------------------------
+
+    def _work_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                first = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = [first]
+            deadline = time.monotonic() + self.config.batch_wait_s
+            while len(batch) < self.config.batch_max:
+                try:
+                    batch.append(self._queue.get_nowait())
+                    continue
+                except queue.Empty:
+                    pass
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    batch.append(self._queue.get(timeout=left))
+                except queue.Empty:
+                    break
+            self._handle_with_retry(batch)
+
+    def _handle_with_retry(self, batch: list[RawMessage]) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                self.handle_batch(batch)
+                return
+            except Exception:
+                # Usually the database is away: keep the batch and try again; nodes keep theirs too.
+                log.exception("storing a batch of %d messages failed; retrying in %.1fs", len(batch), delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+
+    def handle_batch(self, batch: list[RawMessage]) -> StoreResult:
+        """Verify, store and acknowledge one batch; call ``on_events`` with the new events."""
+        started = time.perf_counter()
+        now = self.clock.now()
+        accepted: list[Accepted] = []
+        dead: list[DeadLetter] = []
+        acks: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for msg in batch:
+            self.metrics.received.inc()
+            if topics.parse_event_topic(msg.topic) is None:
+                self._handle_node_message(msg, dead)
+                continue
+            outcome = self._check_event(msg, now, acks)
+            if isinstance(outcome, DeadLetter):
+                dead.append(outcome)
+            else:
+                accepted.append(outcome)
+        result = self.store.store(accepted, dead, now)
+        for letter in dead:
+            self.metrics.rejected.labels(reason=letter.reason).inc()
+            self.stats[f"dead_{letter.reason}"] += 1
+            log.warning("dead letter (%s) on %s: %s", letter.reason, letter.topic, letter.detail)
+        if result.replayed:
+            self.metrics.rejected.labels(reason="replay_seq").inc(len(result.replayed))
+            self.stats["dead_replay_seq"] += len(result.replayed)
+        self.metrics.stored.inc(len(result.inserted))
+        self.metrics.duplicates.inc(len(result.duplicates))
+        self.stats["stored"] += len(result.inserted)
+        self.stats["duplicates"] += len(result.duplicates)
+        if result.inserted:
+            try:
+                self.on_events(result.inserted)
+            except Exception:
+                log.exception("on_events failed for %d stored events", len(result.inserted))
+        self._send_acks(acks, now)
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        return result
+
+    def _check_event(
+        self, msg: RawMessage, now: Any, acks: dict[tuple[str, str], list[int]]
+    ) -> Accepted | DeadLetter:
+        def dead(reason: str, detail: str) -> DeadLetter:
+            return DeadLetter(
+                topic=msg.topic, payload=msg.payload, reason=reason, detail=detail, received_at=now
+            )
+
+        if len(msg.payload) > self.config.max_payload_bytes:
+            return dead("oversized", f"{len(msg.payload)} bytes > {self.config.max_payload_bytes}")
+        where = topics.parse_event_topic(msg.topic)
+        assert where is not None  # checked by the caller
+        try:
+            env, key = open_envelope(msg.payload, self.keys)
+        except VerificationError as exc:
+            return dead(exc.reason, exc.message)
+        if key.site_id != where.site_id or key.signer_id != where.node_id:
+            return dead(
+                "identity_mismatch",
+                f"signed by {key.site_id}/{key.signer_id}, topic {where.site_id}/{where.node_id}",
+            )
+        try:
+            data = json.loads(env.payload)
+        except ValueError as exc:
+            return dead("malformed", f"payload is not JSON: {exc}")
+        if not isinstance(data, dict):
+            return dead("malformed", "payload is not a JSON object")
+        seq = data.get("seq")
+        if isinstance(seq, int) and seq >= 0:
+            # Verified as this node's: acknowledge even if refused below, so it is not resent forever.
+            acks[(where.site_id, where.node_id)].append(seq)
+        if data.get("schema_version") != SCHEMA_VERSION:
+            return dead(
+                "schema_version", f"schema_version {data.get('schema_version')!r}, want {SCHEMA_VERSION}"
+            )
+        try:
+            event = EVENT_ADAPTER.validate_python(data)
+        except ValidationError as exc:
+            return dead("invalid_event", str(exc.errors()[:3])[:1000])
+        if event.site_id != where.site_id or event.node_id != where.node_id or event.kind != where.kind:
+            return dead(
+                "identity_mismatch",
+                f"event says {event.site_id}/{event.node_id}/{event.kind}, topic {msg.topic}",
+            )
+        if event.captured_at < now - timedelta(seconds=self.config.max_event_age_s):
+            return dead("replay_window", f"captured_at {event.captured_at} is older than the replay window")
+        if event.captured_at > now + timedelta(seconds=self.config.max_clock_skew_s):
+            return dead("replay_window", f"captured_at {event.captured_at} is in the future")
+        return Accepted(event=event, payload=data)
+
+    def _handle_node_message(self, msg: RawMessage, dead: list[DeadLetter]) -> None:
+        now = self.clock.now()
+        where = topics.parse_node_topic(msg.topic)
+        try:
+            if where is None:
+                raise VerificationError("bad_topic", f"unexpected topic {msg.topic}")
+            if len(msg.payload) > self.config.max_payload_bytes:
+                raise VerificationError("oversized", f"{len(msg.payload)} bytes")
+            site_id, node_id, what = where
+            env, key = open_envelope(msg.payload, self.keys)
+            if key.site_id != site_id or key.signer_id != node_id:
+                raise VerificationError("identity_mismatch", f"signed by {key.site_id}/{key.signer_id}")
+            model: BaseModel
+            if what == "status":
+                model = HeartbeatEvent.model_validate_json(env.payload)
+                callback: Any = self.on_status
+            elif what == "whitelist/version":
+                model = WhitelistVersionReport.model_validate_json(env.payload)
+                callback = self.on_whitelist_version
+            else:
+                model = WhitelistRequest.model_validate_json(env.payload)
+                callback = self.on_whitelist_request
+            if getattr(model, "site_id", None) != site_id or getattr(model, "node_id", None) != node_id:
+                raise VerificationError("identity_mismatch", f"message names another node than {msg.topic}")
+        except VerificationError as exc:
+            dead.append(DeadLetter(msg.topic, msg.payload, exc.reason, exc.message, now))
+            return
+        except ValidationError as exc:
+            dead.append(
+                DeadLetter(msg.topic, msg.payload, "invalid_message", str(exc.errors()[:3])[:1000], now)
+            )
+            return
+        if callback is not None:
+            try:
+                callback(model)
+            except Exception:
+                log.exception("callback for %s failed", msg.topic)
+
+    def _send_acks(self, acks: dict[tuple[str, str], list[int]], now: Any) -> None:
+        for (site_id, node_id), seqs in acks.items():
+            ack = EventAck(site_id=site_id, node_id=node_id, seq_ranges=seq_ranges(seqs), issued_at=now)
+            self._client.publish(topics.ack_topic(site_id, node_id), self.signer.seal(ack), qos=1)
+
+
+class WhitelistPublisher:
+    """Publishes central-signed whitelist snapshots (retained), deltas and door commands."""
+
+    def __init__(
+        self, config: CentralLinkConfig, signer: Signer | None = None, clock: Clock | None = None
+    ) -> None:
+        self.config = config
+        self.signer = signer or Signer.from_file(CENTRAL_SIGNER_ID, config.signing_key)
+        self.clock: Clock = clock or SystemClock()
+        self._client = make_client(f"{config.client_id}-pub-{uuid.uuid4().hex[:8]}", config.broker)
+        self._connected = threading.Event()
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = lambda *_a: self._connected.clear()
+
+    def _on_connect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason_failed(reason):
+            log.error("broker refused whitelist publisher: %s", reason)
+            return
+        self._connected.set()
+
+    def start(self, wait_connected_s: float = 10.0) -> None:
+        connect_async(self._client, self.config.broker)
+        self._client.loop_start()
+        if not self._connected.wait(wait_connected_s):
+            raise GatewayError(
+                f"whitelist publisher: no broker at {self.config.broker.host}:{self.config.broker.port}"
+            )
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _publish(self, topic: str, message: BaseModel, retain: bool, timeout: float) -> None:
+        info = self._client.publish(topic, self.signer.seal(message), qos=1, retain=retain)
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError) as exc:
+            raise GatewayError(f"publish to {topic} failed: {exc}") from exc
+        if not info.is_published():
+            raise GatewayError(f"broker did not acknowledge {topic} within {timeout:.0f}s")
+
+    def publish_snapshot(
+        self, snapshot: WhitelistSnapshot, zone_id: str | None = None, timeout: float = 10.0
+    ) -> None:
+        """Retained: a node that (re)connects receives the latest snapshot at once."""
+        self._publish(topics.whitelist_topic(snapshot.site_id, zone_id, "snapshot"), snapshot, True, timeout)
+
+    def publish_delta(self, delta: WhitelistDelta, zone_id: str | None = None, timeout: float = 10.0) -> None:
+        """Live change for connected nodes (not retained: offline nodes catch up from the snapshot)."""
+        self._publish(topics.whitelist_topic(delta.site_id, zone_id, "delta"), delta, False, timeout)
+
+    def publish_update(
+        self,
+        delta: WhitelistDelta,
+        snapshot: WhitelistSnapshot,
+        zone_id: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        """A change: the retained snapshot first (so no reconnecting node misses it), then the delta."""
+        if snapshot.version != delta.version or snapshot.site_id != delta.site_id:
+            raise ValueError(f"snapshot v{snapshot.version} does not match delta v{delta.version}")
+        self.publish_snapshot(snapshot, zone_id, timeout)
+        self.publish_delta(delta, zone_id, timeout)
+
+    def send_door_command(self, command: DoorCommand, timeout: float = 10.0) -> None:
+        self._publish(topics.door_command_topic(command.site_id, command.node_id), command, False, timeout)
