@@ -106,3 +106,17 @@ class WhitelistEntry(Base):
     payload: Mapped[str] = mapped_column(String, nullable=False)
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class WhitelistChange(Base):
+    """A person (or pass) whose whitelist entry must be recompiled: written in the caller's
+    transaction (consent withdrawn, enrolment, move-out), consumed by the whitelist worker."""
+
+    __tablename__ = "whitelist_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    reason: Mapped[str] = mapped_column(String(128), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)

@@ -1,0 +1,135 @@
+"""The central side of event ingest, and the background jobs that follow events.
+
+:class:`Ingestor.on_events` is the hook the gateway's ``CentralConsumer`` calls
+with the events it has *newly* stored in its raw store (``SqlEventStore``): it
+records them (``central.services.events``), updates visits, runs the alert rules
+and, only after its transaction commits, hands the alert notices to the
+notifier (live feed, MQTT). Webhook deliveries are rows written in the same
+transaction and sent by :class:`OpsWorker`.
+
+:class:`OpsWorker` is one thread on the injected clock that every ``tick_s``
+runs the whitelist worker (pending changes, expiries, publication), the
+periodic alert rules (长时间不出现, escalation), due webhook deliveries and,
+once a day, retention.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from anju.clock import Clock
+from central.services.alerts import AlertEngine
+from central.services.notify import AlertSink, FanOut, WebhookPolicy, deliver_due
+from central.services.retention import RetentionSettings, run_retention
+from central.services.visitors import record_visits
+from central.services.whitelist import CHANGES_PENDING, WhitelistCompiler
+from contracts import Event
+
+log = logging.getLogger(__name__)
+
+
+class Ingestor:
+    """Records fresh events and raises alerts; safe to call from the consumer's thread."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        notifier: AlertSink | None = None,
+        engine: AlertEngine | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+        self.notifier = notifier or FanOut()
+        self.engine = engine or AlertEngine(clock)
+        self.events_recorded = 0
+
+    def on_events(self, events: list[Event]) -> None:
+        """Process newly stored gateway events (already de-duplicated by the raw store)."""
+        if not events:
+            return
+        from central.services.events import record_events
+
+        with self.session_factory() as session:
+            records = record_events(session, events, self.clock.now())
+            record_visits(session, records)
+            messages = self.engine.on_records(session, records)
+            session.commit()
+        self.events_recorded += len(records)
+        self.notifier.publish(messages)
+
+
+class OpsWorker:
+    """The periodic jobs, on one thread; ``tick()`` runs one round (tests call it directly)."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        *,
+        notifier: AlertSink | None = None,
+        whitelist: WhitelistCompiler | None = None,
+        retention: RetentionSettings | None = None,
+        webhook_policy: WebhookPolicy | None = None,
+        http: httpx.Client | None = None,
+        tick_s: float = 1.0,
+    ) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+        self.notifier = notifier or FanOut()
+        self.whitelist = whitelist
+        self.retention = retention or RetentionSettings()
+        self.webhook_policy = webhook_policy or WebhookPolicy()
+        self.http = http or httpx.Client()
+        self.tick_s = tick_s
+        self.alerts = AlertEngine(clock)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_retention: datetime | None = None
+
+    def tick(self) -> None:
+        now = self.clock.now()
+        if self.whitelist is not None:
+            with self.session_factory() as session:
+                self.whitelist.process_changes(session)
+                self.whitelist.expire(session)
+                self.whitelist.publish_pending(session)
+        with self.session_factory() as session:
+            messages = self.alerts.run_periodic(session)
+            session.commit()
+        self.notifier.publish(messages)
+        with self.session_factory() as session:
+            deliver_due(session, self.http, self.clock, self.webhook_policy)
+        if self._last_retention is None or (now - self._last_retention).total_seconds() >= 86400:
+            with self.session_factory() as session:
+                run_retention(session, self.retention, now)
+            self._last_retention = now
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("ops worker round failed; retrying next tick")
+            # Wake early when a whitelist change was committed: revocations go out at once.
+            if CHANGES_PENDING.wait(self.tick_s):
+                CHANGES_PENDING.clear()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="anju-ops", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        CHANGES_PENDING.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self.http.close()

@@ -1,0 +1,99 @@
+"""Builders shared by the zones/events/alerts/visitors/vehicles tests (real contract events)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from central.models.registry import Building, House, Household, Person, Site
+from contracts import (
+    DoorState,
+    DoorStateEvent,
+    PassEvent,
+    PersonKind,
+    StrangerEvent,
+    VehiclePlateEvent,
+    WatchlistHitEvent,
+)
+from contracts.messages import Direction
+
+_seq = iter(range(1, 10_000_000))
+
+
+def common(site: Site, at: datetime, **kw: Any) -> dict[str, Any]:
+    return {
+        "event_id": uuid.uuid4(),
+        "site_id": site.id,
+        "node_id": "node-1",
+        "seq": next(_seq),
+        "captured_at": at,
+        **kw,
+    }
+
+
+def pass_event(
+    site: Site, at: datetime, person_id: str, *, ring: int = 1, direction: str = "in", **kw: Any
+) -> PassEvent:
+    return PassEvent(
+        **common(site, at),
+        camera_id=kw.pop("camera_id", f"cam-r{ring}"),
+        zone_id=kw.pop("zone_id", f"zone-r{ring}"),
+        ring=ring,
+        direction=Direction(direction),
+        person_id=person_id,
+        person_kind=kw.pop("person_kind", PersonKind.owner),
+        **kw,
+    )
+
+
+def stranger(site: Site, at: datetime, *, ring: int = 1, camera_id: str = "cam-r1") -> StrangerEvent:
+    return StrangerEvent(
+        **common(site, at),
+        camera_id=camera_id,
+        zone_id=f"zone-r{ring}",
+        ring=ring,
+        track_id=1,
+        best_score=0.2,
+        quality=0.8,
+    )
+
+
+def watch_hit(site: Site, at: datetime, person_id: str, category: str = "wanted") -> WatchlistHitEvent:
+    return WatchlistHitEvent(
+        **common(site, at), camera_id="cam-r1", ring=1, person_id=person_id, category=category, score=0.7
+    )
+
+
+def door(site: Site, at: datetime, state: DoorState, door_id: str = "door-1") -> DoorStateEvent:
+    return DoorStateEvent(**common(site, at), door_id=door_id, state=state)
+
+
+def plate(site: Site, at: datetime, text: str, camera_id: str = "lpr-1") -> VehiclePlateEvent:
+    return VehiclePlateEvent(**common(site, at), camera_id=camera_id, plate=text, direction=Direction.inbound)
+
+
+def household(
+    db: Session, site: Site, now: datetime, *, lease_end: date | None = None, number: str = "1"
+) -> Household:
+    building = Building(site_id=site.id, number=number, created_at=now, updated_at=now)
+    db.add(building)
+    db.flush()
+    house = House(
+        site_id=site.id, building_id=building.id, floor=3, room="301", created_at=now, updated_at=now
+    )
+    db.add(house)
+    db.flush()
+    hh = Household(site_id=site.id, house_id=house.id, lease_end=lease_end, created_at=now, updated_at=now)
+    db.add(hh)
+    db.commit()
+    return hh
+
+
+def person(db: Session, site: Site, now: datetime, name: str = "张三", **kw: Any) -> Person:
+    p = Person(site_id=site.id, name=name, created_at=now, updated_at=now, **kw)
+    db.add(p)
+    db.commit()
+    return p
