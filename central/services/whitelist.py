@@ -28,6 +28,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
@@ -64,6 +65,42 @@ class WhitelistSink(Protocol):
     def publish_snapshot(self, snapshot: WhitelistSnapshot) -> None: ...
 
     def publish_delta(self, delta: WhitelistDelta) -> None: ...
+
+
+class DbTemplateSource:
+    """Templates from the enrolment tables: only under an active (not withdrawn) consent and
+    made by ``model_id``, the model the site's edges run."""
+
+    def __init__(self, model_id: str) -> None:
+        self._model_id = model_id
+
+    def model_id(self, session: Session, site_id: str) -> str:
+        return self._model_id
+
+    def templates(
+        self, session: Session, site_id: str, person_ids: Sequence[str]
+    ) -> dict[str, list[Template]]:
+        from central.models.biometrics import Consent, FaceTemplate
+
+        out: dict[str, list[Template]] = {}
+        ids = list(person_ids)
+        for start in range(0, len(ids), 900):
+            rows = session.execute(
+                select(FaceTemplate.person_id, FaceTemplate.dim, FaceTemplate.vector)
+                .join(Consent, Consent.id == FaceTemplate.consent_id)
+                .where(
+                    FaceTemplate.site_id == site_id,
+                    FaceTemplate.person_id.in_(ids[start : start + 900]),
+                    FaceTemplate.model_id == self._model_id,
+                    Consent.withdrawn_at.is_(None),
+                )
+                .order_by(FaceTemplate.person_id, FaceTemplate.created_at)
+            )
+            for person_id, dim, vector in rows:
+                vec = np.frombuffer(vector, dtype=np.float32)
+                if vec.shape[0] == dim:
+                    out.setdefault(person_id, []).append(Template.from_vector(self._model_id, vec))
+        return out
 
 
 def _wake(_session: Session) -> None:
