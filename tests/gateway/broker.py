@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import signal
 import socket
@@ -24,6 +25,7 @@ def plain_conf(workdir: Path, port: int) -> str:
     data.mkdir(parents=True, exist_ok=True)
     return "\n".join(
         [
+            f"user {getpass.getuser()}",
             f"listener {port} 127.0.0.1",
             "allow_anonymous true",
             "persistence true",

@@ -11,7 +11,7 @@ import pytest
 def test_events_flow_end_to_end_and_leave_the_outbox(
     broker: Any, store: Any, make_consumer: Any, make_edge: Any, make_pass: Any
 ) -> None:
-    consumer, counted = make_consumer(broker.port, store)
+    _consumer, counted = make_consumer(broker.port, store)
     link = make_edge(broker.port)
     events = [make_pass(link, person_id=f"p-{i}") for i in range(200)]
     for ev in events:
