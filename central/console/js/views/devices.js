@@ -1,0 +1,77 @@
+// Camera and door status, and the remote door open (the API audits it with the reason given).
+import { get, items, post } from '../api.js';
+import { fmtTime, t, tv } from '../i18n.js';
+import { dataTable, h, modal, showError, stat, tag, toast } from '../ui.js';
+
+const ALARM_STATES = new Set(['forced', 'held_open', 'fault']);
+
+export function cameraState(c) {
+  return String(c.status ?? c.state ?? (c.online === true ? 'online' : c.online === false ? 'offline' : 'unknown'));
+}
+
+export async function deviceStatus() {
+  const [cams, doors] = await Promise.all([get('/cameras'), get('/doors')]);
+  const cameras = items(cams);
+  const ds = items(doors).map((d) => ({ ...d, state: d.state ?? d.status ?? 'unknown' }));
+  return {
+    cameras,
+    doors: ds,
+    camerasOnline: cameras.filter((c) => cameraState(c) === 'online').length,
+    doorsAlarm: ds.filter((d) => ALARM_STATES.has(d.state)).length,
+  };
+}
+
+export async function openDoorDialog(door) {
+  const reason = h('input', { type: 'text', id: 'open-reason', maxlength: 200, placeholder: t('devices.reasonPlaceholder') });
+  await modal(`${t('devices.open')} · ${door.name || door.id}`, h('div', { class: 'form' },
+    h('label', { for: 'open-reason' }, `${t('devices.reason')} *`), reason,
+    h('div', { class: 'full muted' }, t('devices.auditedHint'))), [{
+    id: 'confirm-open', label: t('devices.open'), kind: 'danger',
+    run: async () => {
+      if (!reason.value.trim()) { reason.focus(); return undefined; }
+      try {
+        await post(`/doors/${encodeURIComponent(door.id)}/open`, { reason: reason.value.trim() });
+        toast(t('devices.opened'), 'ok');
+        return true;
+      } catch (err) { showError(err); return undefined; }
+    },
+  }]);
+}
+
+export async function render(main, { user }) {
+  main.append(h('div', { class: 'toolbar' }, h('h1', {}, t('nav.devices'))));
+  const st = await deviceStatus();
+  main.append(h('div', { class: 'grid4', style: { marginBottom: '12px' } },
+    stat(t('devices.cameras'), st.cameras.length),
+    stat(t('devices.camerasOnline'), st.camerasOnline, st.camerasOnline < st.cameras.length ? 'warn' : ''),
+    stat(t('devices.doors'), st.doors.length),
+    stat(t('devices.doorsAlarm'), st.doorsAlarm, st.doorsAlarm ? 'bad' : '')));
+  const canOpen = ['guard', 'property_manager', 'admin'].includes(user.role);
+  main.append(h('div', { class: 'grid2' },
+    h('div', { class: 'panel' }, h('h2', {}, t('devices.cameras')), dataTable([
+      { key: 'name', label: t('field.name'), render: (c) => c.name || c.id },
+      { key: 'zone_id', label: t('field.zone') },
+      { key: 'ring', label: t('field.ring') },
+      { key: 'status', label: t('field.status'), render: (c) => tag(cameraState(c), tv('cameraStatus', cameraState(c))) },
+      { key: 'last_seen_at', label: t('field.lastSeen'), render: (c) => fmtTime(c.last_seen_at || c.status_at) },
+    ], st.cameras)),
+    h('div', { class: 'panel' }, h('h2', {}, t('devices.doors')), dataTable([
+      { key: 'name', label: t('field.name'), render: (d) => d.name || d.id },
+      { key: 'zone_id', label: t('field.zone') },
+      { key: 'state', label: t('field.status'), render: (d) => tag(d.state, tv('doorState', d.state)) },
+      { key: '_actions', label: '', render: (d) => (canOpen
+        ? h('button', { class: 'btn small', type: 'button', dataset: { door: d.id }, onclick: () => openDoorDialog(d).catch(showError) }, t('devices.open'))
+        : '') },
+    ], st.doors))));
+  const timer = setInterval(async () => {
+    // Status changes arrive as events; a light poll keeps this page honest without a reload.
+    try {
+      const fresh = await deviceStatus();
+      if (JSON.stringify(fresh.doors.map((d) => d.state)) !== JSON.stringify(st.doors.map((d) => d.state))
+        || fresh.camerasOnline !== st.camerasOnline) {
+        window.dispatchEvent(new HashChangeEvent('hashchange'));
+      }
+    } catch { /* keep the last view */ }
+  }, 10000);
+  return () => clearInterval(timer);
+}
