@@ -115,4 +115,7 @@ def asset(path: str) -> FileResponse:
 
 def mount_console(app: FastAPI) -> None:
     """Serve the console at ``/`` and ``/console/…`` (call once from ``create_app``)."""
+    if getattr(app.state, "console_mounted", False):
+        return
     app.include_router(router)
+    app.state.console_mounted = True

@@ -66,9 +66,8 @@ def _free_port() -> int:
 
 
 def ensure_console(app: FastAPI) -> None:
-    """Mount the console unless ``create_app`` already does."""
-    if not any(getattr(r, "path", None) == "/console/{path:path}" for r in app.routes):
-        mount_console(app)
+    """Mount the console unless ``create_app`` already did (``mount_console`` is idempotent)."""
+    mount_console(app)
 
 
 class _Server(uvicorn.Server):
