@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
+from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -133,3 +134,55 @@ class OpsWorker:
             self._thread.join(timeout=10)
             self._thread = None
         self.http.close()
+
+
+class OpsRuntime:
+    """The live parts one central process shares: the alert hub, the ingest hook and the worker."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        *,
+        whitelist: WhitelistCompiler | None = None,
+        extra_sinks: list[AlertSink] | None = None,
+    ) -> None:
+        from central.services.notify import AlertHub
+
+        self.hub = AlertHub()
+        self.notifier = FanOut([self.hub, *(extra_sinks or [])])
+        self.ingestor = Ingestor(session_factory, clock, self.notifier)
+        self.worker = OpsWorker(session_factory, clock, notifier=self.notifier, whitelist=whitelist)
+
+
+def ops_runtime(app: Any) -> OpsRuntime:
+    """The app's runtime (``app.state.services.extras["ops"]``), created on first use.
+
+    The gateway's ``CentralConsumer`` is given ``ops_runtime(app).ingestor.on_events``.
+    """
+    extras = app.state.services.extras
+    runtime = extras.get("ops")
+    if runtime is None:
+        with _RUNTIME_LOCK:
+            runtime = extras.get("ops")
+            if runtime is None:
+                runtime = OpsRuntime(app.state.session_factory, app.state.clock)
+                extras["ops"] = runtime
+    assert isinstance(runtime, OpsRuntime)
+    return runtime
+
+
+_RUNTIME_LOCK = threading.Lock()
+
+
+async def start_ops(app: Any) -> None:
+    """Startup hook: the periodic worker runs outside tests (tests drive ``tick()`` on a FakeClock)."""
+    runtime = ops_runtime(app)
+    if app.state.settings.environment != "test":
+        runtime.worker.start()
+
+
+async def stop_ops(app: Any) -> None:
+    runtime = app.state.services.extras.get("ops")
+    if isinstance(runtime, OpsRuntime):
+        runtime.worker.stop()

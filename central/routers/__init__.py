@@ -7,12 +7,34 @@ and site access (``central.deps``), call a service, return a response model.
 
 from fastapi import APIRouter
 
+from central.routers import alerts as alerts
 from central.routers import audit as audit
 from central.routers import auth as auth
+from central.routers import console_siteplan as console_siteplan
+from central.routers import enrolment as enrolment
+from central.routers import events as events
+from central.routers import live as live
+from central.routers import persons as persons
+from central.routers import registry as registry
+from central.routers import transfer as transfer
 from central.routers import users as users
+from central.routers import vehicles as vehicles
+from central.routers import visitors as visitors
+from central.routers import zones as zones
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     users.router,
     audit.router,
+    registry.router,
+    persons.router,
+    enrolment.router,
+    transfer.router,
+    console_siteplan.router,
+    zones.router,
+    events.router,
+    alerts.router,
+    live.router,
+    visitors.router,
+    vehicles.router,
 ]

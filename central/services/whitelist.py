@@ -43,6 +43,7 @@ from contracts import AccessWindow, PersonKind, Template, WhitelistDelta, Whitel
 log = logging.getLogger(__name__)
 
 PASS_PREFIX = "pass:"
+ALL = "*"  # a mark meaning "recompile the whole site" (access rules changed)
 # Set after any transaction that marked a change commits, so the worker wakes at once.
 CHANGES_PENDING = threading.Event()
 
@@ -118,6 +119,11 @@ def mark_person_changed(session: Session, site_id: str, person_id: str, reason: 
     )
     if not event.contains(session, "after_commit", _wake):
         event.listen(session, "after_commit", _wake)
+
+
+def mark_site_changed(session: Session, site_id: str, reason: str) -> None:
+    """Queue a full recompilation of ``site_id`` (access rules, zones); part of the caller's transaction."""
+    mark_person_changed(session, site_id, ALL, reason)
 
 
 def _rule_specs(session: Session, site_id: str) -> list[RuleSpec]:
@@ -347,6 +353,12 @@ class WhitelistCompiler:
         now = self.clock.now()
         for site_id, site_marks in by_site.items():
             reasons = sorted({m.reason for m in site_marks})
+            if any(m.person_id == ALL for m in site_marks):
+                # access rules changed: every entry may differ, so the site gets a new snapshot
+                for mark in site_marks:
+                    mark.processed_at = now
+                self.snapshot(session, site_id, reason=",".join(reasons))
+                continue
             delta = self._delta(session, site_id, {m.person_id for m in site_marks}, ",".join(reasons))
             if delta is not None:
                 deltas.append(delta)
@@ -383,7 +395,11 @@ class WhitelistCompiler:
         return deltas
 
     def publish_pending(self, session: Session) -> int:
-        """Hand unpublished versions to the sink in order; returns how many went out. Commits."""
+        """Hand unpublished versions to the sink in order; returns how many went out. Commits.
+
+        The newest delta of a site goes out with the (retained) snapshot at the same version,
+        so a node that reconnects later never starts from an older list.
+        """
         if self.sink is None:
             return 0
         pending = list(
@@ -393,15 +409,29 @@ class WhitelistCompiler:
                 .order_by(WhitelistVersion.site_id, WhitelistVersion.version)
             )
         )
+        newest: dict[str, int] = {}
+        for row in pending:
+            newest[row.site_id] = row.version
         sent = 0
         for row in pending:
             try:
                 if row.type == "snapshot":
                     self.sink.publish_snapshot(WhitelistSnapshot.model_validate_json(row.payload))
                 else:
-                    self.sink.publish_delta(WhitelistDelta.model_validate_json(row.payload))
+                    delta = WhitelistDelta.model_validate_json(row.payload)
+                    if newest[row.site_id] == row.version == self.current_version(session, row.site_id):
+                        snap = self.latest_snapshot(session, row.site_id)
+                        update = getattr(self.sink, "publish_update", None)
+                        if update is not None:
+                            update(delta, snap)
+                        else:
+                            self.sink.publish_snapshot(snap)
+                            self.sink.publish_delta(delta)
+                    else:
+                        self.sink.publish_delta(delta)
             except Exception:
                 log.exception("publishing whitelist %s v%d failed; will retry", row.site_id, row.version)
+                session.rollback()
                 break
             row.published_at = self.clock.now()
             sent += 1

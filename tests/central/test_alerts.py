@@ -1,4 +1,4 @@
-"""Alert rules: thresholds, scopes, periods, de-duplication, escalation, acknowledgement, absence on a FakeClock."""
+"""Alert rules: thresholds, scopes, periods, de-duplication, escalation, ack, absence on a FakeClock."""
 
 from __future__ import annotations
 

@@ -174,4 +174,7 @@ def test_visitor_pass_on_whitelist_until_revoked_or_expired(db: Session, clock: 
     assert p2.status == "expired"
     assert [type(m).__name__ for m in sink.sent] == []  # nothing published until asked
     assert wl.publish_pending(db) == 4
-    assert [m.version for m in sink.sent] == [1, 2, 3, 4]
+    assert [m.version for m in sink.sent] == [1, 2, 3, 4, 4]
+    # the newest delta goes out after a snapshot at the same version (retained for late joiners)
+    assert [m.type for m in sink.sent[-2:]] == ["snapshot", "delta"]
+    assert sink.sent[-2].persons == []
