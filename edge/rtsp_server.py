@@ -160,11 +160,11 @@ class RtspServer:
 
 
 def _serve(video: Path, host: str, port: int, path: str, loops: int) -> int:  # pragma: no cover - child
-    import gi
+    import gi  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
     gi.require_version("Gst", "1.0")
     gi.require_version("GstRtspServer", "1.0")
-    from gi.repository import GLib, Gst, GstRtspServer
+    from gi.repository import GLib, Gst, GstRtspServer  # type: ignore[import-not-found,unused-ignore]
 
     Gst.init(None)
     server = GstRtspServer.RTSPServer()

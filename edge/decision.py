@@ -1,0 +1,196 @@
+"""Door decisions from multi-frame evidence and local access rules.
+
+A track collects one observation per embedded frame (best candidate, score,
+liveness). A person is decided only when ``min_consistent_matches``
+observations within ``evidence_window_s`` name the same person above the match
+threshold, which keeps one lucky frame from opening a door. Rules are local
+(the cached whitelist): validity, access windows by ring/zone/weekday/time, the
+camera's direction (egress is never blocked by windows) and the age of the
+cached list. Nothing here touches a network.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+from contracts.messages import PersonKind
+from contracts.whitelist import WhitelistPerson
+from edge.config import DecisionConfig
+
+log = logging.getLogger(__name__)
+
+RESIDENT_KINDS = frozenset({PersonKind.owner, PersonKind.tenant, PersonKind.family, PersonKind.staff})
+
+
+class Outcome(str, Enum):
+    open = "open"  # resident/tenant/staff: door opens
+    visitor = "visitor"  # valid visitor: door opens, visitor event
+    denied = "denied"  # known person outside their rules: no open
+    stranger = "stranger"  # nobody on the whitelist
+    watchlist = "watchlist"  # alert, never open
+    liveness_failure = "liveness_failure"  # deny + alert
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    person_id: str | None
+    person_kind: PersonKind | None
+    score: float
+    reason: str
+    decided_at: float
+
+    @property
+    def opens(self) -> bool:
+        return self.outcome in (Outcome.open, Outcome.visitor)
+
+
+@dataclass(frozen=True)
+class Observation:
+    at: float
+    person_id: str | None  # best candidate above the threshold, else None
+    score: float  # best candidate's score (even below threshold)
+    live: bool | None  # None when liveness was not checked
+    liveness_score: float = 0.0
+
+
+@dataclass
+class CameraContext:
+    """Where a decision is taken (from the camera's config)."""
+
+    ring: int
+    zone_id: str | None
+    direction: str  # "in" | "out" | "unknown"
+
+
+@dataclass
+class TrackEvidence:
+    """Observations of one track, oldest first."""
+
+    first_at: float
+    observations: deque[Observation] = field(default_factory=lambda: deque(maxlen=64))
+
+    def add(self, obs: Observation) -> None:
+        self.observations.append(obs)
+
+    def recent(self, now: float, window_s: float) -> list[Observation]:
+        return [o for o in self.observations if now - o.at <= window_s]
+
+
+class AccessRules:
+    """Whether a known person may pass here and now, by the cached whitelist's rules."""
+
+    def __init__(self, tz: str = "Asia/Shanghai") -> None:
+        self.tz = ZoneInfo(tz)
+
+    def check(self, person: WhitelistPerson, ctx: CameraContext, now: datetime) -> tuple[bool, str]:
+        if person.kind == PersonKind.watchlist:
+            return False, "watchlist"
+        if person.valid_from is not None and now < person.valid_from:
+            return False, "not_yet_valid"
+        if person.valid_until is not None and now >= person.valid_until:
+            return False, "expired"
+        if ctx.direction == "out":
+            return True, "egress"  # leaving is never blocked by access windows (fire/safety)
+        if not person.windows:
+            # No explicit windows: residents everywhere on rings 1-3; visitors need a window/pass.
+            if person.kind in RESIDENT_KINDS and ctx.ring <= 3:
+                return True, "resident"
+            return False, "no_access_window"
+        local = now.astimezone(self.tz)
+        for win in person.windows:
+            if ctx.ring not in win.rings:
+                continue
+            if win.zone_ids and (ctx.zone_id is None or ctx.zone_id not in win.zone_ids):
+                continue
+            if local.weekday() not in win.weekdays:
+                continue
+            t = local.time().replace(tzinfo=None)
+            inside = win.start <= t <= win.end if win.start <= win.end else (t >= win.start or t <= win.end)
+            if inside:
+                return True, "window"
+        return False, "outside_access_window"
+
+
+class DecisionMaker:
+    """Turns a track's evidence into at most one :class:`Decision`."""
+
+    def __init__(self, cfg: DecisionConfig, rules: AccessRules) -> None:
+        self.cfg = cfg
+        self.rules = rules
+
+    def decide(
+        self,
+        evidence: TrackEvidence,
+        *,
+        now_mono: float,
+        now_wall: datetime,
+        ctx: CameraContext,
+        lookup: dict[str, WhitelistPerson] | None,
+        whitelist_fresh: bool,
+    ) -> Decision | None:
+        """A decision, or None while the evidence is not yet sufficient."""
+        obs = evidence.recent(now_mono, self.cfg.evidence_window_s)
+        if not obs:
+            return None
+        failed = [o for o in obs if o.live is False]
+        if self.cfg.require_liveness and len(failed) >= self.cfg.liveness_failures_to_deny:
+            claimed = _mode([o.person_id for o in failed if o.person_id])
+            return Decision(
+                Outcome.liveness_failure,
+                claimed,
+                None,
+                max(o.liveness_score for o in failed),
+                "liveness_failed",
+                now_mono,
+            )
+        counts: dict[str, list[Observation]] = {}
+        for o in obs:
+            if o.person_id is not None:
+                counts.setdefault(o.person_id, []).append(o)
+        for pid, hits in sorted(counts.items(), key=lambda kv: -len(kv[1])):
+            person = (lookup or {}).get(pid)
+            if person is not None and person.kind == PersonKind.watchlist:
+                # One strong sighting of a watchlisted person is enough to alert (never opens).
+                score = max(h.score for h in hits)
+                return Decision(Outcome.watchlist, pid, person.kind, score, "watchlist", now_mono)
+            strong = self.cfg.strong_match_score
+            needed = self.cfg.min_consistent_matches
+            if strong is not None and any(h.score >= strong and h.live is not False for h in hits):
+                needed = 1  # one very strong, live match (far below the calibrated FAR) decides alone
+            if len(hits) < needed:
+                continue
+            score = max(h.score for h in hits)
+            if person is None:
+                return Decision(Outcome.denied, pid, None, score, "unknown_person", now_mono)
+            if self.cfg.require_liveness:
+                live_hits = [h for h in hits if h.live is not False]
+                if len(live_hits) < needed:
+                    return None  # wait for live frames (or enough failures to deny)
+            if not whitelist_fresh:
+                return Decision(Outcome.denied, pid, person.kind, score, "whitelist_stale", now_mono)
+            allowed, reason = self.rules.check(person, ctx, now_wall)
+            if not allowed:
+                return Decision(Outcome.denied, pid, person.kind, score, reason, now_mono)
+            outcome = Outcome.visitor if person.kind == PersonKind.visitor else Outcome.open
+            return Decision(outcome, pid, person.kind, score, reason, now_mono)
+        unmatched = [o for o in evidence.observations if o.person_id is None]
+        if (
+            not counts
+            and now_mono - evidence.first_at >= self.cfg.stranger_after_s
+            and len(unmatched) >= self.cfg.min_consistent_matches
+        ):
+            best = max(o.score for o in unmatched)
+            return Decision(Outcome.stranger, None, None, best, "no_match", now_mono)
+        return None
+
+
+def _mode(items: list[str]) -> str | None:
+    if not items:
+        return None
+    return max(set(items), key=items.count)

@@ -1,0 +1,417 @@
+"""One worker per camera: newest frame → faces → tracks → evidence → door decision.
+
+The worker thread owns all per-camera state (tracker, per-track evidence, QR
+de-duplication), so none of it needs a lock. It analyses at most
+``detect_fps`` frames per second and always the newest one (the camera source
+drops stale frames and counts them). A track is embedded only when it is new,
+when its face quality clearly improved, or — while still undecided — every
+``reembed_interval_s`` to collect the multi-frame evidence; once decided it
+costs detection only. Face crops live only in this loop's locals: they are gone
+when the decision is made (privacy).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from contracts.messages import (
+    Credential,
+    Direction,
+    LivenessFailureEvent,
+    PassEvent,
+    PersonKind,
+    StrangerEvent,
+    WatchlistHitEvent,
+)
+from contracts.passes import PassKind
+from edge.camera import CameraSource
+from edge.config import CameraConfig
+from edge.decision import CameraContext, Decision, Observation, Outcome, TrackEvidence
+from edge.passes import QrReader
+from edge.tracker import FaceTracker, Track
+from recognition.types import AlignedFace, Frame, Quality
+
+if TYPE_CHECKING:
+    from edge.app import NodeServices
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrackState:
+    """What the worker knows about one face track."""
+
+    evidence: TrackEvidence
+    first_frame_ts: float  # capture time (monotonic) of the track's first analysed frame
+    best_quality: float = -1.0
+    last_embed_at: float | None = None
+    embeds: int = 0
+    decision: Decision | None = None
+    last_quality: Quality | None = None
+    best_embedding: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A decision with the timing the benchmark needs."""
+
+    camera_id: str
+    track_id: int
+    decision: Decision
+    first_frame_ts: float
+    decided_at: float
+    frame_index: int
+
+
+@dataclass
+class WorkerStats:
+    analysed: int = 0
+    faces: int = 0
+    embeddings: int = 0
+    embed_seconds: float = 0.0
+    detect_seconds: float = 0.0
+    decisions: list[DecisionRecord] = field(default_factory=list)
+
+
+class CameraWorker:
+    """Analyses one camera on its own thread."""
+
+    def __init__(self, cfg: CameraConfig, source: CameraSource, services: NodeServices) -> None:
+        self.cfg = cfg
+        self.source = source
+        self.svc = services
+        self.pipeline = services.make_pipeline()
+        d = services.decision_cfg
+        t = services.tracking_cfg
+        self.tracker = FaceTracker(
+            iou_threshold=t.iou_threshold, max_age_s=t.max_age_s, max_jump=t.max_centroid_jump
+        )
+        self.ctx = CameraContext(ring=cfg.ring, zone_id=cfg.zone_id, direction=cfg.direction)
+        self.dcfg = d
+        self.states: dict[int, TrackState] = {}
+        self.qr = QrReader() if (services.passes is not None and cfg.read_qr) else None
+        self._used_passes: dict[str, float] = {}
+        self._recent_grants: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.stats = WorkerStats()
+        self._last_dropped = 0
+        self.has_liveness = getattr(self.pipeline, "liveness_model", None) is not None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"worker-{self.cfg.id}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def _run(self) -> None:
+        clock = self.svc.clock
+        period = 1.0 / self.cfg.detect_fps
+        next_due = clock.monotonic()
+        while not self._stop.is_set():
+            wait = next_due - clock.monotonic()
+            if wait > 0 and self._stop.wait(wait):
+                break
+            frame = self.source.latest(timeout_s=0.5)
+            if frame is None:
+                continue
+            next_due = max(next_due + period, clock.monotonic())
+            if self.dcfg.burst_when_undecided and self.undecided():
+                next_due = clock.monotonic()  # a face is waiting for its decision: no rate limit
+            try:
+                self.process(frame)
+            except Exception:
+                # One bad frame must not stop the gate; the error is logged with the camera named.
+                log.exception("camera %s: frame %d failed", self.cfg.id, frame.index)
+
+    def undecided(self) -> bool:
+        return any(st.decision is None for st in self.states.values())
+
+    # -- per frame -------------------------------------------------------------------------------
+
+    def process(self, frame: Frame) -> list[DecisionRecord]:
+        """Analyse one frame; returns the decisions it produced (also used by the benchmark)."""
+        clock = self.svc.clock
+        m = self.svc.metrics
+        cam = self.cfg.id
+        t0 = clock.monotonic()
+        dets = [d for d in self.pipeline.detect(frame) if d.width >= self.cfg.min_face_px]
+        t1 = clock.monotonic()
+        self.stats.detect_seconds += t1 - t0
+        self.stats.analysed += 1
+        self.stats.faces += len(dets)
+        m.detect_seconds.labels(cam).observe(t1 - t0)
+        m.analysed.labels(cam).inc()
+        m.faces.labels(cam).inc(len(dets))
+        dropped = self.source.stats.dropped
+        if dropped > self._last_dropped:
+            m.dropped.labels(cam).inc(dropped - self._last_dropped)
+            self._last_dropped = dropped
+
+        tracks, ended = self.tracker.update(dets, frame.timestamp)
+        for trk in ended:
+            self.states.pop(trk.track_id, None)  # crops and evidence of a gone face are discarded
+
+        door = self.cfg.door_id
+        if door is not None and tracks:
+            counting = False
+            for trk in tracks:
+                counting |= self.svc.doors.observe_track(door, cam, trk.track_id, len(tracks))
+            if (
+                counting
+                and self.svc.snapshots.allows("tailgating")
+                and self.svc.doors.wants_snapshot(door, len(tracks))
+            ):
+                from edge.privacy import encode_snapshot
+
+                jpeg = encode_snapshot(frame.image, self.svc.snapshots.cfg.snapshot_max_px)
+                self.svc.doors.offer_snapshot(door, len(tracks), jpeg)
+
+        records: list[DecisionRecord] = []
+        to_embed: list[tuple[Track, TrackState, AlignedFace, Quality]] = []
+        for trk in tracks:
+            st = self.states.get(trk.track_id)
+            if st is None:
+                st = TrackState(
+                    evidence=TrackEvidence(first_at=frame.timestamp), first_frame_ts=frame.timestamp
+                )
+                self.states[trk.track_id] = st
+            aligned = self.pipeline.align(frame, trk.detection)
+            q = self.pipeline.quality(frame, trk.detection, aligned)
+            st.last_quality = q
+            if st.decision is not None:
+                # Decided tracks are embedded again only when the face got clearly better: that catches a
+                # track that jumped to another person (or a stranger who turned to the camera).
+                if (
+                    q.score >= st.best_quality + self.dcfg.quality_improvement
+                    and "too_small" not in q.reasons
+                ):
+                    to_embed.append((trk, st, aligned, q))
+                continue
+            # Tiny faces give meaningless vectors; other quality problems (blur, pose) lower the score,
+            # and such faces may still be reported as strangers (with their quality), never opened for
+            # unless they match above the threshold.
+            if "too_small" in q.reasons or q.score < self.dcfg.min_quality:
+                continue
+            new = st.embeds == 0
+            improved = q.score >= st.best_quality + self.dcfg.quality_improvement
+            due = (
+                st.last_embed_at is not None
+                and frame.timestamp - st.last_embed_at >= self.dcfg.reembed_interval_s
+            )
+            if new or improved or due:
+                to_embed.append((trk, st, aligned, q))
+
+        if to_embed:
+            t2 = clock.monotonic()
+            embeddings = self.pipeline.embed([a for _, _, a, _ in to_embed])
+            t3 = clock.monotonic()
+            self.stats.embed_seconds += t3 - t2
+            self.stats.embeddings += len(to_embed)
+            m.embed_seconds.labels(cam).observe(t3 - t2)
+            m.embeddings.labels(cam).inc(len(to_embed))
+            threshold = self.svc.match_threshold
+            for (trk, st, _aligned, q), emb in zip(to_embed, embeddings, strict=True):
+                result = self.svc.whitelist.search(emb.vector, 3)
+                best = result.best
+                score = best.score if best is not None else -1.0
+                pid = best.person_id if best is not None and best.score >= threshold else None
+                live: bool | None = None
+                live_score = 0.0
+                # Liveness matters only for a face claiming an identity (a stranger photo opens nothing).
+                if pid is not None and self.dcfg.require_liveness and self.has_liveness:
+                    lv = self.pipeline.liveness(frame, trk.detection)
+                    live, live_score = lv.live, lv.score
+                if st.decision is not None and pid != st.decision.person_id:
+                    log.info(
+                        "camera %s track %d: now %s, was %s: deciding again",
+                        cam,
+                        trk.track_id,
+                        pid,
+                        st.decision.person_id,
+                    )
+                    st.decision = None
+                    st.evidence = TrackEvidence(first_at=frame.timestamp)
+                    st.first_frame_ts = frame.timestamp
+                st.evidence.add(Observation(frame.timestamp, pid, score, live, live_score))
+                st.embeds += 1
+                st.last_embed_at = frame.timestamp
+                if q.score > st.best_quality:
+                    st.best_quality = q.score
+                    st.best_embedding = emb.vector
+
+        now_wall = clock.now()
+        fresh = self.svc.whitelist_age_s() <= self.dcfg.max_offline_s
+        persons = self.svc.whitelist.persons
+        for trk in tracks:
+            st = self.states[trk.track_id]
+            if st.decision is not None or not st.evidence.observations:
+                continue
+            decision = self.svc.decider.decide(
+                st.evidence,
+                now_mono=frame.timestamp,
+                now_wall=now_wall,
+                ctx=self.ctx,
+                lookup=persons,
+                whitelist_fresh=fresh,
+            )
+            if decision is None:
+                continue
+            st.decision = decision
+            decided_at = clock.monotonic()
+            rec = DecisionRecord(cam, trk.track_id, decision, st.first_frame_ts, decided_at, frame.index)
+            records.append(rec)
+            self.stats.decisions.append(rec)
+            m.decisions.labels(cam, decision.outcome.value).inc()
+            m.decision_seconds.labels(cam, decision.outcome.value).observe(
+                max(0.0, decided_at - st.first_frame_ts)
+            )
+            self._act(decision, trk, st, frame)
+            st.best_embedding = None  # biometric data not needed any more
+
+        if self.qr is not None and self.stats.analysed % self.svc.qr_every_n == 0:
+            self._read_passes(frame)
+        return records
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def _act(self, decision: Decision, trk: Track, st: TrackState, frame: Frame) -> None:
+        svc = self.svc
+        cam = self.cfg
+        common = {
+            "camera_id": cam.id,
+            "zone_id": cam.zone_id,
+            "ring": cam.ring,
+            "direction": Direction(cam.direction),
+        }
+        captured = svc.wall_time_of(frame.timestamp)
+        outcome = decision.outcome
+        if decision.opens and decision.person_id is not None:
+            pid = decision.person_id
+            if cam.door_id is not None:
+                svc.doors.grant(cam.door_id, pid, reason=f"face {pid}", camera_id=cam.id)
+            last = self._recent_grants.get(pid)
+            self._recent_grants[pid] = frame.timestamp
+            if last is not None and frame.timestamp - last < self.dcfg.regrant_after_s:
+                return  # the same person still at the gate (new track after an occlusion): no new event
+            svc.events.emit(
+                PassEvent,
+                captured,
+                **common,
+                person_id=pid,
+                person_kind=decision.person_kind or PersonKind.owner,
+                door_id=cam.door_id,
+                credential=Credential.face,
+                score=_clip(decision.score),
+                track_id=trk.track_id,
+            )
+        elif outcome == Outcome.stranger:
+            emb_b64 = None
+            if svc.snapshots.cfg.reconciliation and st.best_embedding is not None:
+                emb_b64 = base64.b64encode(np.asarray(st.best_embedding, dtype=np.float32).tobytes()).decode(
+                    "ascii"
+                )
+            svc.events.emit(
+                StrangerEvent,
+                captured,
+                **common,
+                track_id=trk.track_id,
+                best_score=_clip(decision.score),
+                quality=max(0.0, min(1.0, st.best_quality)),
+                model_id=svc.model_id[:64],
+                embedding_b64=emb_b64,
+                snapshot=svc.snapshots.make("stranger", frame.image, f"{cam.id}-{trk.track_id}"),
+            )
+        elif outcome == Outcome.watchlist and decision.person_id is not None:
+            person = svc.whitelist.persons.get(decision.person_id)
+            svc.events.emit(
+                WatchlistHitEvent,
+                captured,
+                **common,
+                person_id=decision.person_id,
+                category=(person.watchlist_category or "") if person else "",
+                score=_clip(decision.score),
+                track_id=trk.track_id,
+                snapshot=svc.snapshots.make("watchlist_hit", frame.image, f"{cam.id}-{trk.track_id}"),
+            )
+        elif outcome == Outcome.liveness_failure:
+            svc.events.emit(
+                LivenessFailureEvent,
+                captured,
+                **common,
+                score=max(0.0, min(1.0, decision.score)),
+                threshold=svc.liveness_threshold,
+                claimed_person_id=decision.person_id,
+                track_id=trk.track_id,
+                snapshot=svc.snapshots.make("liveness_failure", frame.image, f"{cam.id}-{trk.track_id}"),
+            )
+        else:
+            log.info(
+                "camera %s track %d: %s denied (%s)",
+                cam.id,
+                trk.track_id,
+                decision.person_id,
+                decision.reason,
+            )
+
+    def _read_passes(self, frame: Frame) -> None:
+        assert self.qr is not None
+        verifier = self.svc.passes
+        if verifier is None:
+            return
+        tokens = self.qr.read(frame.image)
+        if not tokens:
+            return
+        now_wall = self.svc.clock.now()
+        for token in tokens:
+            check = verifier.check(
+                token,
+                now=now_wall,
+                ring=self.cfg.ring,
+                zone_id=self.cfg.zone_id,
+                offline_for_s=self.svc.whitelist_age_s(),
+            )
+            payload = check.payload
+            key = payload.pass_id if payload is not None else token[:64]
+            last = self._used_passes.get(key)
+            if last is not None and frame.timestamp - last < self.dcfg.regrant_after_s:
+                continue  # the same pass held up for several frames: one opening
+            self._used_passes[key] = frame.timestamp
+            if not check.ok or payload is None:
+                log.warning("camera %s: QR pass refused: %s", self.cfg.id, check.reason)
+                continue
+            if self.cfg.door_id is not None:
+                self.svc.doors.grant(
+                    self.cfg.door_id, f"pass:{payload.pass_id}", reason="qr pass", camera_id=self.cfg.id
+                )
+            is_visitor = payload.kind == PassKind.visitor
+            self.svc.events.emit(
+                PassEvent,
+                self.svc.wall_time_of(frame.timestamp),
+                camera_id=self.cfg.id,
+                zone_id=self.cfg.zone_id,
+                ring=self.cfg.ring,
+                direction=Direction(self.cfg.direction),
+                person_id=(payload.person_id or payload.pass_id)[:64],
+                person_kind=PersonKind.visitor if is_visitor else PersonKind.owner,
+                door_id=self.cfg.door_id,
+                credential=Credential.qr,
+                pass_id=payload.pass_id,
+            )
+
+
+def _clip(score: float) -> float:
+    return max(-1.0, min(1.0, float(score)))
