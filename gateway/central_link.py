@@ -199,7 +199,7 @@ class CentralConsumer:
                 dead.append(outcome)
             else:
                 accepted.append(outcome)
-        result = self.store.store(accepted, dead, now)
+        result = self.store.store(accepted, dead, now, self.config.seq_window)
         for letter in dead:
             self.metrics.rejected.labels(reason=letter.reason).inc()
             self.stats[f"dead_{letter.reason}"] += 1
@@ -372,11 +372,15 @@ class WhitelistPublisher:
         zone_id: str | None = None,
         timeout: float = 10.0,
     ) -> None:
-        """A change: the retained snapshot first (so no reconnecting node misses it), then the delta."""
+        """A change: the delta for connected nodes, then the retained snapshot for everyone else.
+
+        A node connecting between the two gets the old snapshot and then, being
+        subscribed by then, the new one: nobody misses the change.
+        """
         if snapshot.version != delta.version or snapshot.site_id != delta.site_id:
             raise ValueError(f"snapshot v{snapshot.version} does not match delta v{delta.version}")
-        self.publish_snapshot(snapshot, zone_id, timeout)
         self.publish_delta(delta, zone_id, timeout)
+        self.publish_snapshot(snapshot, zone_id, timeout)
 
     def send_door_command(self, command: DoorCommand, timeout: float = 10.0) -> None:
         self._publish(topics.door_command_topic(command.site_id, command.node_id), command, False, timeout)

@@ -104,6 +104,9 @@ class EdgeLink:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_publish = self._on_publish
+        self._client.on_subscribe = self._on_subscribe
+        self._sub_mid: int | None = None
+        self._subscribed = threading.Event()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._connected = False
@@ -175,6 +178,10 @@ class EdgeLink:
     @property
     def connected(self) -> bool:
         return self._connected
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until connected and subscribed to acks, commands and whitelists."""
+        return self._subscribed.wait(timeout)
 
     def whitelist_age_s(self) -> float:
         """Seconds the local list went unconfirmed by central (0 while confirmed and connected)."""
@@ -251,7 +258,7 @@ class EdgeLink:
             (f"{topics.PREFIX}/{site}/whitelist/all/+", 1),
         ]
         subs += [(f"{topics.PREFIX}/{site}/whitelist/zone/{z}/+", 1) for z in self.config.zones]
-        client.subscribe(subs)
+        _rc, self._sub_mid = client.subscribe(subs)
         with self._changed:
             self._connected = True
             self._confirmed_since_connect = False
@@ -267,7 +274,16 @@ class EdgeLink:
         )
         client.publish(topics.whitelist_request_topic(site, node), self.signer.seal(request), qos=1)
 
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, codes: list[Any], _p: Any) -> None:
+        if mid != self._sub_mid:
+            return
+        refused = [c for c in codes if reason_failed(c)]
+        if refused:
+            log.error("broker refused subscriptions of node %s: %s", self.config.node_id, refused)
+        self._subscribed.set()
+
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self._subscribed.clear()
         with self._changed:
             if self._connected and self._confirmed_since_connect:
                 self._confirmed_at = self.clock.monotonic()

@@ -112,7 +112,11 @@ class SqlEventStore:
         metadata.create_all(self.engine)
 
     def store(
-        self, accepted: Sequence[Accepted], dead: Sequence[DeadLetter], received_at: datetime
+        self,
+        accepted: Sequence[Accepted],
+        dead: Sequence[DeadLetter],
+        received_at: datetime,
+        seq_window: int | None = None,
     ) -> StoreResult:
         """Store one batch in one transaction; return which events were new, duplicates or replays.
 
@@ -130,7 +134,8 @@ class SqlEventStore:
                     result.duplicates.append(item.event)
                 else:
                     unique[key] = item
-            fresh = self._drop_replays(conn, list(unique.values()), result, dead_rows, received_at)
+            window = self.seq_window if seq_window is None else seq_window
+            fresh = self._drop_replays(conn, list(unique.values()), result, dead_rows, received_at, window)
             if fresh:
                 rows = [
                     {
@@ -169,6 +174,7 @@ class SqlEventStore:
         result: StoreResult,
         dead_rows: list[dict[str, Any]],
         received_at: datetime,
+        window: int,
     ) -> list[Accepted]:
         if not items:
             return items
@@ -181,12 +187,13 @@ class SqlEventStore:
             ).first()
             if row is not None:
                 high[(site_id, node_id)] = int(row[0])
-        if not high:
-            return items
+        for a in items:  # the batch itself counts: its events may arrive in any order
+            key = (a.event.site_id, a.event.node_id)
+            high[key] = max(high.get(key, a.event.seq), a.event.seq)
         kept = []
         for a in items:
             top = high.get((a.event.site_id, a.event.node_id))
-            if top is not None and a.event.seq <= top - self.seq_window:
+            if top is not None and a.event.seq <= top - window:
                 result.replayed.append(a.event)
                 dead_rows.append(
                     _dead_row(
@@ -194,7 +201,7 @@ class SqlEventStore:
                             topic=f"{a.event.site_id}/{a.event.node_id}",
                             payload=str(a.event.event_id).encode(),
                             reason="replay_seq",
-                            detail=f"seq {a.event.seq} is {self.seq_window}+ below the node's highest {top}",
+                            detail=f"seq {a.event.seq} is {window}+ below the node's highest {top}",
                             received_at=received_at,
                         )
                     )

@@ -200,6 +200,7 @@ def make_edge(keys: Keys, tmp_path: Path) -> Iterator[Callable[..., EdgeLink]]:
         link = EdgeLink(cfg, outbox, signer, SystemClock())
         if start:
             link.start()
+            assert link.wait_ready(30)
         started.append(link)
         return link
 

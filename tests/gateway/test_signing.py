@@ -38,9 +38,9 @@ def test_keys_round_trip_through_pem_files(tmp_path: Path) -> None:
 
 def test_bad_key_files_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "bad.pem").write_text("not a key")
-    with pytest.raises(SigningError, match="bad.pem"):
+    with pytest.raises(SigningError, match=r"bad\.pem"):
         load_private_key(tmp_path / "bad.pem")
-    with pytest.raises(SigningError, match="missing.pem"):
+    with pytest.raises(SigningError, match=r"missing\.pem"):
         load_public_key(tmp_path / "missing.pem")
 
 
