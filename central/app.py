@@ -38,6 +38,7 @@ class CentralServices:
     """
 
     face_pipeline: Any = None  # recognition.pipeline.FacePipeline, created on first enrolment
+    signer: Any = None  # gateway.signing.Signer, see central.keys.app_signer
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -133,4 +134,7 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    from central.routers.console import mount_console
+
+    mount_console(app)  # the web console at / and /console/… (static, same origin)
     return app

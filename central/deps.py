@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, WebSocket
+from fastapi import Depends, Header, Request, UploadFile, WebSocket
 from sqlalchemy.orm import Session, sessionmaker
 
 from anju.clock import Clock
@@ -125,3 +125,27 @@ def get_reason(x_anju_reason: Annotated[str | None, Header()] = None) -> str:
 
 
 ReasonDep = Annotated[str, Depends(get_reason)]
+
+
+def visible_site_ids(user: User) -> list[str] | None:
+    """Sites a list query must be limited to; None for admin (every site)."""
+    return None if user.role == ADMIN else user.site_ids
+
+
+async def read_upload(upload: UploadFile, limit: int, field: str = "file") -> bytes:
+    """Read an uploaded file, refusing (413, naming ``field``) more than ``limit`` bytes."""
+    from central.errors import FieldError, PayloadTooLarge
+
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await upload.read(1024 * 1024)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                "上传文件过大", f"upload over {limit} bytes", [FieldError(field, f"max {limit} bytes")]
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)

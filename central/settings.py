@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from anju.config import ConfigError, StrictModel, format_validation_error, load_yaml
+from recognition.config import RecognitionConfig
 
 DEFAULT_SECRET = "change-me-development-only"
 
@@ -58,6 +59,10 @@ class EnrolmentSettings(StrictModel):
     )
     face_data_warning_ratio: float = Field(0.9, gt=0.0, le=1.0, description="warn at this share of it")
     model_dir: Path | None = Field(None, description="model cache used for enrolment embeddings")
+    max_templates_per_person: int = Field(5, ge=1, le=16)
+    recognition: RecognitionConfig = Field(
+        default_factory=RecognitionConfig, description="must name the same models the site's edges run"
+    )
 
 
 class CentralSettings(BaseSettings):

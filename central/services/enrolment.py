@@ -1,0 +1,262 @@
+"""Face enrolment from photos: quality check with reasons, embedding with the site's model,
+duplicate detection against other persons, template storage, counters.
+
+The pipeline (``recognition.pipeline.FacePipeline``) is passed in; ``app_pipeline(app)`` builds
+one per app from ``settings.enrolment.recognition`` on first use. Templates only exist under an
+active consent (:mod:`central.services.consent`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from central.errors import Conflict, FieldError, PayloadTooLarge, ValidationFailed
+from central.models.biometrics import Consent, FaceTemplate
+from central.models.registry import Person
+from central.services.consent import active_consent, notify_whitelist
+from central.settings import EnrolmentSettings
+from contracts.whitelist import Template
+
+log = logging.getLogger(__name__)
+_pipeline_lock = threading.Lock()
+_run_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class DuplicateWarning:
+    person_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class EnrolResult:
+    template: FaceTemplate
+    quality: float
+    duplicates: list[DuplicateWarning] = field(default_factory=list)
+
+
+def app_pipeline(app: Any) -> Any:
+    """The app's FacePipeline (loaded once, from ``settings.enrolment``)."""
+    services = app.state.services
+    with _pipeline_lock:
+        if services.face_pipeline is None:
+            from recognition.pipeline import FacePipeline
+
+            cfg: EnrolmentSettings = app.state.settings.enrolment
+            services.face_pipeline = FacePipeline.from_config(cfg.recognition, cfg.model_dir)
+        return services.face_pipeline
+
+
+def _photo_error(reason: str, en: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"照片不可用：{reason}", f"photo rejected: {en}", [FieldError("photo", f"{reason} / {en}")]
+    )
+
+
+_QUALITY_ZH = {
+    "too_small": "人脸太小",
+    "blurry": "照片模糊",
+    "yaw": "侧脸角度过大",
+    "pitch": "抬头/低头角度过大",
+    "low_detector_score": "人脸不清晰",
+    "cut_off": "人脸不完整",
+}
+
+
+def embed_photo(
+    pipeline: Any, data: bytes, name: str, limits: EnrolmentSettings
+) -> tuple[np.ndarray, float, str]:
+    """Decode, check and embed the single face of a photo → (vector, quality score, model id)."""
+    from recognition.imageio import ImageError, load_image
+    from recognition.pipeline import frame_of
+
+    if len(data) > limits.max_upload_bytes:
+        raise PayloadTooLarge(
+            "照片文件过大", f"photo over {limits.max_upload_bytes} bytes", [FieldError("photo", "too large")]
+        )
+    try:
+        image = load_image(data, name=name)
+    except ImageError as exc:
+        raise _photo_error("无法读取图片", str(exc)) from exc
+    with _run_lock:
+        faces = pipeline.analyze(frame_of(image), embed=True)
+    if not faces:
+        raise _photo_error("未检测到人脸", "no face found")
+    if len(faces) > 1:
+        areas = sorted((f.detection.width * f.detection.height for f in faces), reverse=True)
+        if areas[1] > 0.25 * areas[0]:
+            raise _photo_error(
+                f"照片中有{len(faces)}张人脸", f"{len(faces)} faces in the photo; use a single portrait"
+            )
+    best = max(faces, key=lambda f: f.detection.width * f.detection.height)
+    if best.quality.reasons:
+        zh = "，".join(_QUALITY_ZH.get(r.split(":")[0], r) for r in best.quality.reasons)
+        raise _photo_error(zh, "; ".join(best.quality.reasons))
+    if best.embedding is None:
+        raise _photo_error("无法提取特征", "no embedding")
+    vec = np.asarray(best.embedding.vector, dtype=np.float32).reshape(-1)
+    return vec, float(best.quality.score), str(best.embedding.model_id)
+
+
+def find_duplicates(
+    session: Session,
+    site_id: str,
+    person_id: str,
+    model_id: str,
+    vector: np.ndarray,
+    threshold: float,
+    batch: int = 20000,
+) -> list[DuplicateWarning]:
+    """Other persons (any site) whose templates of ``model_id`` score ≥ ``threshold`` against ``vector``."""
+    best: dict[str, float] = {}
+    last = ""
+    while True:
+        rows = session.execute(
+            select(FaceTemplate.id, FaceTemplate.person_id, FaceTemplate.vector)
+            .where(
+                FaceTemplate.model_id == model_id, FaceTemplate.person_id != person_id, FaceTemplate.id > last
+            )
+            .order_by(FaceTemplate.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        mat = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
+        scores = mat @ vector
+        for r, s in zip(rows, scores, strict=True):
+            if s >= threshold and s > best.get(r[1], -1.0):
+                best[r[1]] = float(s)
+        last = rows[-1][0]
+    return sorted((DuplicateWarning(p, s) for p, s in best.items()), key=lambda d: -d.score)
+
+
+def enrol_photo(
+    session: Session,
+    person: Person,
+    data: bytes,
+    *,
+    pipeline: Any,
+    limits: EnrolmentSettings,
+    now: datetime,
+    name: str = "photo",
+) -> EnrolResult:
+    """Add one template for ``person`` from a photo (flushed, not committed).
+
+    Raises Conflict without an active consent or when the person already has the maximum number
+    of templates; ValidationFailed (field ``photo``) for unreadable or unusable photos.
+    """
+    consent: Consent | None = active_consent(session, person.id)
+    if consent is None:
+        raise Conflict(
+            "须先登记本人（或监护人）同意书才能采集人脸",
+            "consent must be recorded before enrolment",
+            [FieldError("consent", "missing")],
+        )
+    count = session.scalar(select(func.count()).where(FaceTemplate.person_id == person.id)) or 0
+    if count >= limits.max_templates_per_person:
+        raise Conflict(
+            "人脸模板数量已达上限", f"at most {limits.max_templates_per_person} templates per person"
+        )
+    vec, quality, model_id = embed_photo(pipeline, data, name, limits)
+    dups = find_duplicates(session, person.site_id, person.id, model_id, vec, limits.duplicate_threshold)
+    tpl = FaceTemplate(
+        site_id=person.site_id,
+        person_id=person.id,
+        consent_id=consent.id,
+        model_id=model_id,
+        dim=int(vec.shape[0]),
+        vector=vec.tobytes(),
+        quality=quality,
+        photo_sha256=hashlib.sha256(data).hexdigest(),
+        created_at=now,
+    )
+    session.add(tpl)
+    person.has_face = True
+    person.updated_at = now
+    notify_whitelist(session, person.site_id, person.id, "face enrolled")
+    session.flush()
+    return EnrolResult(tpl, quality, dups)
+
+
+def delete_template(session: Session, person: Person, template: FaceTemplate, now: datetime) -> None:
+    session.delete(template)
+    session.flush()
+    remaining = session.scalar(select(func.count()).where(FaceTemplate.person_id == person.id)) or 0
+    person.has_face = remaining > 0
+    person.updated_at = now
+    notify_whitelist(session, person.site_id, person.id, "face template deleted")
+
+
+@dataclass(frozen=True)
+class FaceDataCount:
+    persons_with_face: int
+    site_persons_with_face: int | None
+    threshold: int
+    warning: bool
+    message: str
+
+
+def face_data_count(session: Session, limits: EnrolmentSettings, site_id: str | None = None) -> FaceDataCount:
+    """People with face data, overall (the filing threshold counts the whole operator) and per site."""
+    total = session.scalar(select(func.count(func.distinct(FaceTemplate.person_id)))) or 0
+    site = None
+    if site_id is not None:
+        site = (
+            session.scalar(
+                select(func.count(func.distinct(FaceTemplate.person_id))).where(
+                    FaceTemplate.site_id == site_id
+                )
+            )
+            or 0
+        )
+    warn_at = int(limits.face_data_filing_threshold * limits.face_data_warning_ratio)
+    warning = total >= warn_at
+    msg = ""
+    if total >= limits.face_data_filing_threshold:
+        msg = f"人脸信息已达{total}人，超过{limits.face_data_filing_threshold}人须按规定向网信部门备案"
+    elif warning:
+        msg = f"人脸信息已达{total}人，接近{limits.face_data_filing_threshold}人备案门槛"
+    return FaceDataCount(total, site, limits.face_data_filing_threshold, warning, msg)
+
+
+class DbTemplateSource:
+    """``central.services.whitelist.TemplateSource`` backed by ``face_templates`` under active consent."""
+
+    def __init__(self, model_id: str) -> None:
+        self._model_id = model_id
+
+    def model_id(self, session: Session, site_id: str) -> str:
+        return self._model_id
+
+    def templates(
+        self, session: Session, site_id: str, person_ids: Sequence[str]
+    ) -> dict[str, list[Template]]:
+        out: dict[str, list[Template]] = {}
+        ids = list(person_ids)
+        for i in range(0, len(ids), 500):
+            rows = session.execute(
+                select(FaceTemplate.person_id, FaceTemplate.model_id, FaceTemplate.vector)
+                .join(Consent, Consent.id == FaceTemplate.consent_id)
+                .where(
+                    FaceTemplate.site_id == site_id,
+                    FaceTemplate.person_id.in_(ids[i : i + 500]),
+                    FaceTemplate.model_id == self._model_id,
+                    Consent.withdrawn_at.is_(None),
+                )
+                .order_by(FaceTemplate.created_at)
+            ).all()
+            for pid, mid, vec in rows:
+                out.setdefault(pid, []).append(
+                    Template.from_vector(mid, np.frombuffer(vec, dtype=np.float32))
+                )
+        return out
