@@ -1,4 +1,4 @@
-"""Whitelist distribution and door commands: signed by central, verified at the edge, caught up on reconnect."""
+"""Whitelists and door commands: signed by central, verified at the edge, caught up on reconnect."""
 
 from __future__ import annotations
 
