@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -46,8 +47,11 @@ MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def _dump(name: str, schema: dict[str, object]) -> str:
-    doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"{SCHEMA_BASE_ID}{name}.json"}
+def _dump(name: str, schema: dict[str, Any]) -> str:
+    doc: dict[str, object] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{SCHEMA_BASE_ID}{name}.json",
+    }
     doc.update(schema)
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
