@@ -53,7 +53,12 @@ def open_capture(cfg: CameraConfig) -> Capture:
         return cv2.VideoCapture(
             cfg.url,
             cv2.CAP_FFMPEG,
-            [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000],
+            [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                5000,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                int(cfg.stall_timeout_s * 1000),
+            ],
         )
     return cv2.VideoCapture(cfg.url, cv2.CAP_FFMPEG)
 
@@ -85,6 +90,7 @@ class CameraSource:
         self._on_status = on_status
         self._opener = opener
         self._stop = threading.Event()
+        self._restart = threading.Event()
         self._cond = threading.Condition()
         self._frame: Frame | None = None
         self._fresh = False
@@ -110,7 +116,6 @@ class CameraSource:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._stop.set()
-        self._close()
         with self._cond:
             self._cond.notify_all()
         if self._thread is not None:
@@ -137,7 +142,9 @@ class CameraSource:
         if self.clock.monotonic() - last < self.cfg.stall_timeout_s:
             return False
         self._set_state("stalled", f"no frame for {self.cfg.stall_timeout_s:.1f}s")
-        self._close()  # the reader's blocked read fails and it reconnects
+        # The reader reopens the stream once its current read returns (the capture's read timeout
+        # bounds that): releasing the capture from this thread while FFmpeg reads it is not safe.
+        self._restart.set()
         return True
 
     # -- reader thread ---------------------------------------------------------------------------
@@ -200,11 +207,15 @@ class CameraSource:
         next_due = self.clock.monotonic()
         window_start = self.clock.monotonic()
         window_count = 0
+        self._restart.clear()
         while not self._stop.is_set():
             t0 = self.clock.monotonic()
             ok, image = cap.read()
             t1 = self.clock.monotonic()
-            if not ok or image is None:
+            if not ok or image is None or self._restart.is_set():
+                if got_any and t1 - t0 >= 0.9 * self.cfg.stall_timeout_s:
+                    # The read timed out on a stream that stays connected: the same as the watchdog's stall.
+                    self._set_state("stalled", f"no frame for {t1 - t0:.1f}s")
                 return got_any
             if not got_any:
                 self._set_state("online", self._redacted_url())

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -123,8 +123,8 @@ def test_tailgating_counts_distinct_tracks_per_opening() -> None:
 
 
 class RelayHandler(BaseHTTPRequestHandler):
-    released: list[bool] = []
-    contact: dict[str, Any] = {"open": False}
+    released: ClassVar[list[bool]] = []
+    contact: ClassVar[dict[str, Any]] = {"open": False}
     fail = False
 
     def do_POST(self) -> None:
