@@ -22,12 +22,13 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 class EventRecord(Base):
     __tablename__ = "event_records"
     __table_args__ = (
-        Index("ix_event_records_site_time", "site_id", "captured_at"),
-        Index("ix_event_records_person", "site_id", "person_id", "captured_at"),
-        Index("ix_event_records_camera", "site_id", "camera_id", "captured_at"),
-        Index("ix_event_records_zone", "site_id", "zone_id", "captured_at"),
-        Index("ix_event_records_kind", "site_id", "kind", "captured_at"),
-        Index("ix_event_records_plate", "site_id", "plate", "captured_at"),
+        Index("ix_event_records_site_time", "site_id", "captured_at", "id"),
+        Index("ix_event_records_person", "site_id", "person_id", "captured_at", "id"),
+        Index("ix_event_records_camera", "site_id", "camera_id", "captured_at", "id"),
+        Index("ix_event_records_zone", "site_id", "zone_id", "captured_at", "id"),
+        Index("ix_event_records_kind", "site_id", "kind", "captured_at", "id"),
+        Index("ix_event_records_ring", "site_id", "ring", "captured_at", "id"),
+        Index("ix_event_records_plate", "site_id", "plate", "captured_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

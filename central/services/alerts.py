@@ -30,6 +30,7 @@ from central.services.alert_rules import (
     DoorParams,
     LivenessParams,
     Period,
+    RuleParams,
     RuleType,
     SpecialLeavingParams,
     StrangerParams,
@@ -46,6 +47,16 @@ from central.services.notify import AlertMessage, NoticeKind, enqueue_webhooks
 log = logging.getLogger(__name__)
 
 MAX_EVENT_IDS = 50
+# the event kind each event-driven rule type looks at
+EVENT_KIND = {
+    RuleType.stranger.value: "stranger",
+    RuleType.watchlist.value: "watchlist_hit",
+    RuleType.tailgating.value: "tailgating",
+    RuleType.liveness.value: "liveness_failure",
+    RuleType.door.value: "door_state",
+    RuleType.special_leaving.value: "pass",
+    RuleType.vehicle_watch.value: "vehicle_plate",
+}
 
 
 @dataclass
@@ -110,30 +121,39 @@ class AlertEngine:
     def on_records(self, session: Session, records: list[EventRecord]) -> list[AlertMessage]:
         """Evaluate every rule against freshly recorded events; returns notices to send after commit."""
         ctx = _Ctx(session, self.clock.now())
-        rules_by_site: dict[str, list[AlertRule]] = {}
+        compiled: dict[str, list[tuple[AlertRule, RuleParams, list[Period], str]]] = {}
         for rec in records:
-            if rec.site_id not in rules_by_site:
-                rules_by_site[rec.site_id] = list(
-                    session.scalars(
-                        select(AlertRule).where(AlertRule.site_id == rec.site_id, AlertRule.enabled)
-                    )
-                )
-            for rule in rules_by_site[rec.site_id]:
+            if rec.site_id not in compiled:
+                compiled[rec.site_id] = self._compile(session, rec.site_id)
+            for rule, params, periods, kind in compiled[rec.site_id]:
+                if kind != rec.kind:
+                    continue
                 if rule.camera_codes and (rec.camera_id or rec.door_id) not in rule.camera_codes:
                     continue
-                periods = [Period.model_validate(p) for p in rule.periods]
                 severity = period_severity(periods, rule.severity, rec.captured_at, ctx.tz(rec.site_id))
-                if severity is None:
-                    continue
-                try:
-                    self._apply(ctx, rule, rec, severity.value)
-                except ValidationError:
-                    log.error("alert rule %s has invalid params; skipped", rule.id)
+                if severity is not None:
+                    self._apply(ctx, rule, params, rec, severity.value)
         return self._finish(ctx)
 
-    def _apply(self, ctx: _Ctx, rule: AlertRule, rec: EventRecord, severity: str) -> None:
+    @staticmethod
+    def _compile(session: Session, site_id: str) -> list[tuple[AlertRule, RuleParams, list[Period], str]]:
+        """The site's enabled event rules, parameters parsed once per batch."""
+        out = []
+        for rule in session.scalars(select(AlertRule).where(AlertRule.site_id == site_id, AlertRule.enabled)):
+            kind = EVENT_KIND.get(rule.type)
+            if kind is None:
+                continue  # scheduled rules (absence) do not look at events
+            try:
+                params = parse_params(rule.type, rule.params)
+                periods = [Period.model_validate(p) for p in rule.periods]
+            except ValidationError:
+                log.error("alert rule %s has invalid params; skipped", rule.id)
+                continue
+            out.append((rule, params, periods, kind))
+        return out
+
+    def _apply(self, ctx: _Ctx, rule: AlertRule, params: RuleParams, rec: EventRecord, severity: str) -> None:
         rtype = RuleType(rule.type)
-        params = parse_params(rule.type, rule.params)
         where = {"camera": rec.camera_id, "door": rec.door_id}
         if rtype is RuleType.stranger and rec.kind == "stranger":
             assert isinstance(params, StrangerParams)

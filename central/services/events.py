@@ -14,9 +14,10 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, literal, select, tuple_
 from sqlalchemy.orm import Session
 
+from central.db import UTCDateTime
 from central.errors import ValidationFailed
 from central.models.events import DeviceStatus, EventRecord, PersonPresence
 from contracts import (
@@ -290,8 +291,9 @@ def build_query(q: EventQuery) -> Select[EventRecord]:
         stmt = stmt.where(EventRecord.captured_at < q.until)
     if q.cursor:
         when, rid = decode_cursor(q.cursor)
+        # a row-value comparison lets both databases walk the (…, captured_at, id) index backwards
         stmt = stmt.where(
-            or_(EventRecord.captured_at < when, and_(EventRecord.captured_at == when, EventRecord.id < rid))
+            tuple_(EventRecord.captured_at, EventRecord.id) < tuple_(literal(when, UTCDateTime()), rid)
         )
     return stmt.order_by(EventRecord.captured_at.desc(), EventRecord.id.desc())
 

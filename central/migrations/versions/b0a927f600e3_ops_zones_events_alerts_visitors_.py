@@ -61,12 +61,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('event_id', name=op.f('uq_event_records_event_id'))
     )
     with op.batch_alter_table('event_records', schema=None) as batch_op:
-        batch_op.create_index('ix_event_records_camera', ['site_id', 'camera_id', 'captured_at'], unique=False)
-        batch_op.create_index('ix_event_records_kind', ['site_id', 'kind', 'captured_at'], unique=False)
-        batch_op.create_index('ix_event_records_person', ['site_id', 'person_id', 'captured_at'], unique=False)
-        batch_op.create_index('ix_event_records_plate', ['site_id', 'plate', 'captured_at'], unique=False)
-        batch_op.create_index('ix_event_records_site_time', ['site_id', 'captured_at'], unique=False)
-        batch_op.create_index('ix_event_records_zone', ['site_id', 'zone_id', 'captured_at'], unique=False)
+        batch_op.create_index('ix_event_records_camera', ['site_id', 'camera_id', 'captured_at', 'id'], unique=False)
+        batch_op.create_index('ix_event_records_kind', ['site_id', 'kind', 'captured_at', 'id'], unique=False)
+        batch_op.create_index('ix_event_records_person', ['site_id', 'person_id', 'captured_at', 'id'], unique=False)
+        batch_op.create_index('ix_event_records_plate', ['site_id', 'plate', 'captured_at', 'id'], unique=False)
+        batch_op.create_index('ix_event_records_site_time', ['site_id', 'captured_at', 'id'], unique=False)
+        batch_op.create_index('ix_event_records_zone', ['site_id', 'zone_id', 'captured_at', 'id'], unique=False)
+        batch_op.create_index('ix_event_records_ring', ['site_id', 'ring', 'captured_at', 'id'], unique=False)
 
     op.create_table('person_presence',
     sa.Column('site_id', sa.String(length=64), nullable=False),
@@ -439,6 +440,7 @@ def downgrade() -> None:
 
     op.drop_table('person_presence')
     with op.batch_alter_table('event_records', schema=None) as batch_op:
+        batch_op.drop_index('ix_event_records_ring')
         batch_op.drop_index('ix_event_records_zone')
         batch_op.drop_index('ix_event_records_site_time')
         batch_op.drop_index('ix_event_records_plate')
