@@ -6,9 +6,9 @@ import { alertSocket, blobUrl, get, items, post } from './api.js';
 import { fmtTime, lang, t, tv } from './i18n.js';
 import { h, showError, toast } from './ui.js';
 
-export const URGENT_KINDS = new Set([
-  'tailgating', 'watchlist_hit', 'watchlist', 'door_forced', 'forced_door', 'lost_person', 'special_person_leaving',
-]);
+// Alert types (central's rule types) that pop up with sound when high or critical:
+// tailgating, watchlist hit, forced/held door, lost person (a special person leaving).
+export const URGENT_KINDS = new Set(['tailgating', 'watchlist', 'door', 'special_leaving']);
 
 export function normAlert(a) {
   const id = a.id ?? a.alert_id;

@@ -50,6 +50,14 @@ let reason = '';
 export function setReason(text) { reason = (text || '').trim().slice(0, 500); }
 export function setUnauthorisedHandler(fn) { onUnauthorised = fn; }
 
+const SITE_KEY = 'anju.site';
+
+/** The compound (site) the console works on; sent as site_id with every GET. */
+export const site = {
+  get id() { return sessionStorage.getItem(SITE_KEY); },
+  set(id) { if (id) sessionStorage.setItem(SITE_KEY, id); else sessionStorage.removeItem(SITE_KEY); },
+};
+
 export const session = {
   get token() { return sessionStorage.getItem(TOKEN_KEY); },
   get user() {
@@ -63,6 +71,7 @@ export const session = {
   clear() {
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(USER_KEY);
+    sessionStorage.removeItem(SITE_KEY);
   },
 };
 
@@ -79,7 +88,8 @@ function query(params) {
 }
 
 /** Low-level request. `body` may be an object (sent as JSON) or FormData. */
-export async function request(method, path, { body, params, raw = false, auth = true } = {}) {
+export async function request(method, path, { body, params: given, raw = false, auth = true } = {}) {
+  let params = given;
   const headers = {};
   if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
   if (reason) headers['X-Anju-Reason'] = encodeURIComponent(reason);
@@ -90,6 +100,7 @@ export async function request(method, path, { body, params, raw = false, auth = 
     payload = JSON.stringify(body);
   }
   const url = path.startsWith('/') && !path.startsWith(BASE) ? BASE + path : path;
+  if (method === 'GET' && auth && site.id && !(params && 'site_id' in params)) params = { ...(params || {}), site_id: site.id };
   const res = await fetch(url + query(params), { method, headers, body: payload });
   if (res.status === 401 && auth) {
     onUnauthorised();
@@ -150,7 +161,41 @@ export async function download(path, params, fallbackName) {
 export async function login(username, password) {
   const res = await request('POST', '/auth/login', { body: { username, password }, auth: false });
   session.save(res.access_token, res.user);
+  site.set(res.user.site_ids && res.user.site_ids.length ? res.user.site_ids[0] : null);
   return res.user;
+}
+
+/** Sites the user may switch between: their own, or every site for an admin. */
+export async function sitesForUser(user) {
+  let all = [];
+  try {
+    all = items(await request('GET', '/sites', { params: { site_id: undefined } }));
+  } catch { /* names are a nicety; ids still work */ }
+  const names = new Map(all.map((x) => [x.id, x.name]));
+  const ids = user.role === 'admin' ? all.map((x) => x.id) : user.site_ids || [];
+  return ids.map((id) => ({ id, name: names.get(id) || id }));
+}
+
+/** Uploads FormData with upload progress (0..1) reported; resolves with the JSON reply. */
+export function upload(path, formData, { params, onProgress } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    const p = { ...(params || {}) };
+    if (site.id && !('site_id' in p)) p.site_id = site.id;
+    xhr.open('POST', BASE + path + query(p));
+    if (session.token) xhr.setRequestHeader('Authorization', `Bearer ${session.token}`);
+    if (reason) xhr.setRequestHeader('X-Anju-Reason', encodeURIComponent(reason));
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable && onProgress) onProgress(e.loaded / e.total); };
+    xhr.onload = () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch { body = xhr.responseText; }
+      if (xhr.status === 401) onUnauthorised();
+      if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+      else reject(new ApiError(xhr.status, body && (body.detail ?? body)));
+    };
+    xhr.onerror = () => reject(new ApiError(0, 'network error'));
+    xhr.send(formData);
+  });
 }
 
 /** Polls GET /jobs/{id} until it finishes, reporting progress (0..1) on the way. */

@@ -1,5 +1,5 @@
 // Console entry: login, the shell (top bar, role navigation) and hash routing.
-import { login, session, setUnauthorisedHandler } from './api.js';
+import { login, session, setUnauthorisedHandler, site, sitesForUser } from './api.js';
 import { initI18n, lang, setLang, t, tv } from './i18n.js';
 import { canSee, homeFor, routesFor, ROUTES, watchesAlerts } from './roles.js';
 import { clear, h, showError } from './ui.js';
@@ -43,6 +43,17 @@ function renderLogin(message) {
   user.focus();
 }
 
+let sites = [];
+
+function siteSwitch() {
+  if (sites.length === 0) return null;
+  if (sites.length === 1) return h('span', { id: 'site-name' }, sites[0].name);
+  return h('select', {
+    id: 'site-switch',
+    onchange: (e) => { site.set(e.target.value); feed.stop(); start(); },
+  }, sites.map((s) => h('option', { value: s.id, selected: s.id === site.id }, s.name)));
+}
+
 function renderShell(user) {
   clear(app);
   const groups = {};
@@ -56,6 +67,7 @@ function renderShell(user) {
   const top = h('header', { class: 'topbar' },
     h('div', { class: 'brand' }, h('img', { src: '/console/favicon.svg', alt: '' }), t('app.title')),
     h('div', { class: 'who' },
+      siteSwitch(),
       watchesAlerts(user.role) ? live : null,
       h('span', { id: 'who-name' }, user.display_name || user.full_name || user.username || ''),
       h('span', { class: 'tag', id: 'who-role' }, tv('role', user.role)),
@@ -99,6 +111,10 @@ async function start() {
   await initI18n();
   const user = session.user;
   if (!user || !session.token) { renderLogin(); return; }
+  try {
+    sites = await sitesForUser(user);
+  } catch { sites = []; }
+  if (!site.id || !sites.some((s) => s.id === site.id)) site.set(sites[0]?.id);
   renderShell(user);
   await route();
 }

@@ -3,7 +3,7 @@
 import { blobUrl, get, put, request } from './api.js';
 import { t, tv } from './i18n.js';
 import { h } from './ui.js';
-import { cameraState } from './views/devices.js';
+import { deviceStatus } from './views/devices.js';
 
 export async function loadPlan() {
   try {
@@ -77,10 +77,9 @@ export async function planView(plan, devices, { editing = null, path = [] } = {}
 }
 
 export async function devicesForPlan() {
-  const [cams, doors] = await Promise.all([get('/cameras').catch(() => []), get('/doors').catch(() => [])]);
-  const list = (x) => (Array.isArray(x) ? x : x?.items || []);
+  const st = await deviceStatus();
   return [
-    ...list(cams).map((c) => ({ id: `camera:${c.id}`, kind: 'camera', name: c.name || c.code || c.id, state: cameraState(c), raw: c })),
-    ...list(doors).map((d) => ({ id: `door:${d.id}`, kind: 'door', name: d.name || d.code || d.id, state: d.state ?? d.status ?? 'unknown', raw: d })),
+    ...st.cameras.map((c) => ({ id: `camera:${c.code}`, kind: 'camera', name: c.name, state: c.status, raw: c })),
+    ...st.doors.map((d) => ({ id: `door:${d.code}`, kind: 'door', name: d.name, state: d.state, raw: d })),
   ];
 }

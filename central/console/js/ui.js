@@ -1,4 +1,4 @@
-// Small DOM helpers. Text always goes in as text nodes (never innerHTML) so hostile
+// Small DOM helpers. Text always goes in as text nodes (never parsed as HTML) so hostile
 // strings from the registry or the edge can never run as markup.
 import { t } from './i18n.js';
 
@@ -69,6 +69,14 @@ export function modal(title, body, actions = []) {
  * A form built from field specs: {name, label, type, options:[[value,label]], required, value, hint}.
  * onSubmit receives the values; errors with field names are shown next to the fields.
  */
+function parseJson(name, text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw Object.assign(new Error(`${name}: JSON`), { fields: { [name]: t('common.badJson') } });
+  }
+}
+
 export function buildForm(fields, { submitLabel, onSubmit, id } = {}) {
   const form = h('form', { class: 'form', id, novalidate: true });
   const inputs = {};
@@ -84,7 +92,8 @@ export function buildForm(fields, { submitLabel, onSubmit, id } = {}) {
     } else if (f.type === 'checkbox') {
       input = h('input', { ...common, type: 'checkbox', checked: !!f.value });
     } else {
-      input = h('input', { ...common, type: f.type || 'text', value: f.value ?? '', accept: f.accept, step: f.step });
+      const type = ['csv', 'csvint', 'json', 'lookup'].includes(f.type) ? 'text' : f.type || 'text';
+      input = h('input', { ...common, type, value: f.value ?? '', accept: f.accept, step: f.step });
     }
     inputs[f.name] = input;
     errs[f.name] = h('div', { class: 'err' });
@@ -102,6 +111,8 @@ export function buildForm(fields, { submitLabel, onSubmit, id } = {}) {
       else if (f.type === 'number') out[f.name] = el.value === '' ? null : Number(el.value);
       else if (f.type === 'datetime-local') out[f.name] = el.value ? new Date(el.value).toISOString() : null;
       else if (f.type === 'csv') out[f.name] = el.value.split(/[,，\s]+/).filter(Boolean);
+      else if (f.type === 'csvint') out[f.name] = el.value.split(/[,，\s]+/).filter(Boolean).map(Number);
+      else if (f.type === 'json') out[f.name] = el.value.trim() ? parseJson(f.name, el.value) : {};
       else out[f.name] = el.value === '' ? null : el.value;
     }
     return out;

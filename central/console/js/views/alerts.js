@@ -71,8 +71,9 @@ export async function render(main, { user }) {
     try {
       const vs = await todaysVisitors();
       clear(visitorsBox).append(h('h2', {}, `${t('visitors.today')} (${vs.length})`),
-        vs.slice(0, 10).map((v) => h('div', { class: 'row' }, h('span', { class: 'grow' }, v.name || v.visitor_name || ''),
-          h('span', { class: 'muted' }, fmtTime(v.valid_from || v.created_at, false)))));
+        vs.slice(0, 10).map((v) => h('div', { class: 'row' }, h('span', { class: 'grow' }, v.entry_camera_id || v.pass_id),
+          h('span', { class: 'muted' }, `${fmtTime(v.entered_at, false)}${v.left_at ? ` → ${fmtTime(v.left_at, false)}` : ''}`))),
+        h('a', { class: 'btn small', href: '#/visitors' }, t('visitors.new')));
     } catch (err) {
       clear(visitorsBox).append(h('h2', {}, t('visitors.today')), h('div', { class: 'muted' }, err.message));
     }

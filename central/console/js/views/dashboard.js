@@ -5,7 +5,7 @@ import { get, items } from '../api.js';
 import { t, tv } from '../i18n.js';
 import { barChart, donutChart, hbarChart, legend } from '../charts.js';
 import { h, stat } from '../ui.js';
-import { cameraState } from './devices.js';
+import { deviceStatus } from './devices.js';
 
 const DAY = 86400000;
 
@@ -13,9 +13,22 @@ async function safe(path, params) {
   try { return items(await get(path, params)); } catch { return null; }
 }
 
+/** Pass events of the window, following the API's cursor (bounded so a huge site stays responsive). */
+async function passEvents(since, maxPages = 20) {
+  const out = [];
+  let cursor;
+  for (let i = 0; i < maxPages; i += 1) {
+    const page = await get('/events', { since, kind: 'pass', limit: 500, cursor });
+    out.push(...items(page));
+    cursor = page.next_cursor;
+    if (!cursor) break;
+  }
+  return out;
+}
+
 function pct(n, d) { return d ? `${Math.round((100 * n) / d)}%` : '—'; }
 
-export function aggregate({ events, alerts, cameras, visitors, houses, tasks, now = new Date() }) {
+export function aggregate({ events, alerts, cameras, visitors, houses, tasks, households = [], now = new Date() }) {
   const today0 = new Date(now); today0.setHours(0, 0, 0, 0);
   const hours = Array.from({ length: 24 }, (_, i) => ({ label: String(i), values: [0, 0] }));
   const days = Array.from({ length: 7 }, (_, i) => {
@@ -52,17 +65,18 @@ export function aggregate({ events, alerts, cameras, visitors, houses, tasks, no
   ackSecs.sort((x, y) => x - y);
   const median = ackSecs.length ? ackSecs[Math.floor(ackSecs.length / 2)] : null;
   const inTime = ackSecs.filter((s) => s <= 300).length;
-  const rentals = houses ? houses.filter((x) => x.kind === 'rental') : [];
+  const rentals = houses ? houses.filter((x) => (x.usage ?? x.kind) === 'rental') : [];
   const visited = rentals.filter((x) => x.last_visit_at && now - new Date(x.last_visit_at) < 30 * DAY).length;
-  const registered = rentals.filter((x) => x.registered ?? (x.household_count ?? x.households ?? 1) > 0).length;
-  const camsOnline = cameras.filter((c) => cameraState(c) === 'online').length;
+  const occupied = new Set(households.map((x) => x.house_id));
+  const registered = rentals.filter((x) => occupied.has(x.id)).length;
+  const camsOnline = cameras.filter((c) => c.status === 'online').length;
   return {
     hours, days,
     rings: [...byRing.entries()].sort((a, b) => a[0] - b[0]).map(([r, v]) => ({ label: r ? tv('ring', r) : t('dash.ringUnknown'), value: v })),
     alertTypes: [...byType.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => ({ label: tv('alertKind', k), value: v })),
     ackMedian: median, ackInTime: pct(inTime, alerts.length), acked: ackSecs.length, alertsTotal: alerts.length,
     camsOnline, camsTotal: cameras.length, uptime: pct(camsOnline, cameras.length),
-    visitorsToday: visitors.filter((v) => new Date(v.valid_from || v.created_at || 0) >= today0).length,
+    visitorsToday: visitors.filter((v) => new Date(v.entered_at || v.valid_from || 0) >= today0).length,
     rentalTotal: rentals.length, rentalRegistered: pct(registered, rentals.length), rentalVisited: pct(visited, rentals.length),
     tasksOverdue: (tasks || []).filter((x) => x.status !== 'done' && x.due_at && new Date(x.due_at) < now).length,
   };
@@ -77,15 +91,16 @@ function fmtSecs(s) {
 
 export async function render(main) {
   const since = new Date(Date.now() - 7 * DAY).toISOString();
-  const [events, alerts, cameras, visitors, houses, tasks] = await Promise.all([
-    safe('/events', { since, kind: 'pass', limit: 10000 }),
-    safe('/alerts', { since, limit: 2000 }),
-    safe('/cameras'),
-    safe('/visitors', { since, limit: 1000 }),
-    safe('/houses', { limit: 5000 }),
-    safe('/tasks', { limit: 1000 }),
+  const [events, alerts, cameras, visitors, houses, tasks, households] = await Promise.all([
+    passEvents(since).catch(() => null),
+    safe('/alerts', { limit: 500 }),
+    deviceStatus().then((st) => st.cameras).catch(() => null),
+    safe('/visits', { since }),
+    safe('/houses', { limit: 500 }),
+    safe('/reconciliation/tasks', { limit: 500 }),
+    safe('/households', { limit: 500 }),
   ]);
-  const st = aggregate({ events: events || [], alerts: alerts || [], cameras: cameras || [], visitors: visitors || [], houses, tasks });
+  const st = aggregate({ events: events || [], alerts: alerts || [], cameras: cameras || [], visitors: visitors || [], houses, tasks, households: households || [] });
   const missing = [['events', events], ['alerts', alerts], ['cameras', cameras], ['visitors', visitors]].filter(([, v]) => v === null).map(([k]) => k);
   main.append(
     h('div', { class: 'toolbar' }, h('h1', {}, t('nav.dashboard')), h('span', { class: 'muted' }, t('dash.window')),

@@ -3,21 +3,28 @@ import { get, items, post } from '../api.js';
 import { fmtTime, t, tv } from '../i18n.js';
 import { dataTable, h, modal, showError, stat, tag, toast } from '../ui.js';
 
-const ALARM_STATES = new Set(['forced', 'held_open', 'fault']);
+const ALARM_STATES = new Set(['forced_open', 'held_open', 'fault', 'fire_release']);
 
 export function cameraState(c) {
   return String(c.status ?? c.state ?? (c.online === true ? 'online' : c.online === false ? 'offline' : 'unknown'));
 }
 
+/** Devices (GET /devices) joined with their last reported status (GET /device-status). */
 export async function deviceStatus() {
-  const [cams, doors] = await Promise.all([get('/cameras'), get('/doors')]);
-  const cameras = items(cams);
-  const ds = items(doors).map((d) => ({ ...d, state: d.state ?? d.status ?? 'unknown' }));
+  const [devs, sts] = await Promise.all([get('/devices'), get('/device-status')]);
+  const status = new Map(items(sts).map((x) => [`${x.device_type}:${x.device_code}`, x]));
+  const withStatus = (d) => {
+    const st = status.get(`${d.type}:${d.code}`);
+    return { ...d, name: d.name || d.code, status: st ? st.status : 'unknown', state: st ? st.status : 'unknown', last_seen_at: st?.last_seen_at, changed_at: st?.changed_at };
+  };
+  const all = items(devs).map(withStatus);
+  const cameras = all.filter((d) => d.type === 'camera');
+  const doors = all.filter((d) => d.type === 'door');
   return {
     cameras,
-    doors: ds,
-    camerasOnline: cameras.filter((c) => cameraState(c) === 'online').length,
-    doorsAlarm: ds.filter((d) => ALARM_STATES.has(d.state)).length,
+    doors,
+    camerasOnline: cameras.filter((c) => c.status === 'online').length,
+    doorsAlarm: doors.filter((d) => ALARM_STATES.has(d.state)).length,
   };
 }
 
@@ -30,7 +37,7 @@ export async function openDoorDialog(door) {
     run: async () => {
       if (!reason.value.trim()) { reason.focus(); return undefined; }
       try {
-        await post(`/doors/${encodeURIComponent(door.id)}/open`, { reason: reason.value.trim() });
+        await post(`/devices/${encodeURIComponent(door.id)}/open`, { reason: reason.value.trim() });
         toast(t('devices.opened'), 'ok');
         return true;
       } catch (err) { showError(err); return undefined; }
@@ -50,14 +57,14 @@ export async function render(main, { user }) {
   main.append(h('div', { class: 'grid2' },
     h('div', { class: 'panel' }, h('h2', {}, t('devices.cameras')), dataTable([
       { key: 'name', label: t('field.name'), render: (c) => c.name || c.id },
-      { key: 'zone_id', label: t('field.zone') },
-      { key: 'ring', label: t('field.ring') },
+      { key: 'code', label: t('field.code') },
+      { key: 'direction', label: t('field.direction'), render: (c) => tv('direction', c.direction) },
       { key: 'status', label: t('field.status'), render: (c) => tag(cameraState(c), tv('cameraStatus', cameraState(c))) },
-      { key: 'last_seen_at', label: t('field.lastSeen'), render: (c) => fmtTime(c.last_seen_at || c.status_at) },
+      { key: 'last_seen_at', label: t('field.lastSeen'), render: (c) => fmtTime(c.last_seen_at) },
     ], st.cameras)),
     h('div', { class: 'panel' }, h('h2', {}, t('devices.doors')), dataTable([
       { key: 'name', label: t('field.name'), render: (d) => d.name || d.id },
-      { key: 'zone_id', label: t('field.zone') },
+      { key: 'code', label: t('field.code') },
       { key: 'state', label: t('field.status'), render: (d) => tag(d.state, tv('doorState', d.state)) },
       { key: '_actions', label: '', render: (d) => (canOpen
         ? h('button', { class: 'btn small', type: 'button', dataset: { door: d.id }, onclick: () => openDoorDialog(d).catch(showError) }, t('devices.open'))

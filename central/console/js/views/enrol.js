@@ -1,36 +1,31 @@
 // Face enrolment in three steps: choose the person, record consent (a guardian's for
 // under-14s), upload a photo and read the quality feedback. The API refuses a face
 // template without consent; this view only walks people through it in order.
-import { get, items, post, request, waitJob } from '../api.js';
-import { fmtTime, t } from '../i18n.js';
+import { get, items, post, upload, waitJob } from '../api.js';
+import { fmtTime, t, tv } from '../i18n.js';
 import { buildForm, clear, h, progressBar, showError, toast } from '../ui.js';
 
 function personLabel(p) {
-  return `${p.name}${p.id_number_masked ? ` · ${p.id_number_masked}` : ''}${p.household_label ? ` · ${p.household_label}` : ''}`;
+  return `${p.name}${p.id_number ? ` · ${p.id_number}` : ''}${p.has_face ? ' · ☺' : ''}`;
 }
 
 export async function consentState(personId) {
-  try {
-    const res = await get(`/persons/${encodeURIComponent(personId)}/consent`);
-    const list = items(res).length ? items(res) : [res];
-    const active = list.find((c) => c && (c.active ?? !c.withdrawn_at) && (c.given_at || c.id));
-    return active || null;
-  } catch (err) {
-    if (err.status === 404) return null;
-    throw err;
-  }
+  const list = items(await get(`/persons/${encodeURIComponent(personId)}/consents`));
+  return list.find((c) => !c.withdrawn_at) || null;
 }
 
 function qualityReport(res) {
-  const q = res.quality ?? res.quality_score;
-  const reasons = res.reasons || res.quality_reasons || [];
-  const ok = res.accepted ?? res.ok ?? (res.template_id != null || res.id != null);
-  const dup = res.duplicate_of || res.duplicate || null;
-  return h('div', { class: 'panel', id: 'quality-feedback' },
-    h('h2', {}, ok ? `✓ ${t('enrol.accepted')}` : `✗ ${t('enrol.rejected')}`),
-    q !== undefined && q !== null ? h('div', {}, `${t('enrol.quality')}: ${Number(q).toFixed(2)}`) : null,
-    reasons.length ? h('ul', {}, reasons.map((r) => h('li', {}, typeof r === 'string' ? r : r.message || r.code))) : null,
-    dup ? h('div', { class: 'errors' }, `${t('enrol.duplicate')}: ${dup.name || dup.person_id || dup}`) : null);
+  const tpl = res.template || null;
+  const warnings = res.warnings || [];
+  const dups = res.duplicates || [];
+  const reasons = res.reasons || [];
+  return h('div', { class: 'panel', id: 'quality-feedback', dataset: { ok: tpl ? '1' : '0' } },
+    h('h2', {}, tpl ? `✓ ${t('enrol.accepted')}` : `✗ ${t('enrol.rejected')}`),
+    tpl ? h('div', {}, `${t('enrol.quality')}: ${Number(tpl.quality).toFixed(2)} · ${t('enrol.model')}: ${tpl.model_id}`) : null,
+    reasons.length ? h('ul', { class: 'errors' }, reasons.map((r) => h('li', {}, r))) : null,
+    warnings.length ? h('ul', {}, warnings.map((w) => h('li', {}, w))) : null,
+    dups.length ? h('div', { class: 'errors', id: 'duplicate-warning' }, `${t('enrol.duplicate')}: `,
+      dups.map((d) => `${d.person_id} (${Number(d.score).toFixed(2)})`).join(', ')) : null);
 }
 
 export async function render(main, { params }) {
@@ -68,24 +63,25 @@ export async function render(main, { params }) {
     if (!person) return;
     const c = await consentState(person.id);
     if (c) {
-      consentBox.append(h('div', { id: 'consent-ok' }, `✓ ${t('enrol.consentOn')} ${fmtTime(c.given_at || c.created_at)}`,
+      consentBox.append(h('div', { id: 'consent-ok' }, `✓ ${t('enrol.consentOn')} ${fmtTime(c.granted_at)} · ${tv('consentMethod', c.method)}`,
         c.guardian_name ? ` · ${t('field.guardian_name')}: ${c.guardian_name}` : ''));
       drawPhoto();
       return;
     }
     const f = buildForm([
-      { name: 'scope', label: t('field.scope'), type: 'select', required: true, options: [['face_access', t('enrol.scopeFace')]], value: 'face_access' },
-      { name: 'method', label: t('field.method'), type: 'select', required: true, options: [['paper', t('enrol.methodPaper')], ['in_person', t('enrol.methodInPerson')], ['app', t('enrol.methodApp')]], value: 'paper' },
+      { name: 'method', label: t('field.method'), type: 'select', required: true, options: ['paper', 'electronic'].map((m) => [m, tv('consentMethod', m)]), value: 'paper' },
+      { name: 'granted_by', label: t('field.granted_by'), type: 'select', required: true, options: [['self', t('enrol.bySelf')], ['guardian', t('enrol.byGuardian')]], value: 'self' },
       { name: 'guardian_name', label: t('field.guardian_name'), hint: t('enrol.guardianHint') },
+      { name: 'guardian_relation', label: t('field.guardian_relation') },
       { name: 'guardian_id_number', label: t('field.guardian_id_number') },
+      { name: 'document_ref', label: t('field.document_ref') },
       { name: 'agreed', label: t('enrol.agreed'), type: 'checkbox', required: true },
     ], {
       id: 'consent-form', submitLabel: t('enrol.recordConsent'),
       onSubmit: async (v) => {
         if (!v.agreed) throw Object.assign(new Error(t('enrol.mustAgree')), { fields: { agreed: t('enrol.mustAgree') } });
-        const body = { scope: v.scope, method: v.method };
-        if (v.guardian_name) body.guardian_name = v.guardian_name;
-        if (v.guardian_id_number) body.guardian_id_number = v.guardian_id_number;
+        const { agreed, ...rest } = v;
+        const body = Object.fromEntries(Object.entries(rest).filter(([, x]) => x !== null));
         await post(`/persons/${encodeURIComponent(person.id)}/consent`, body);
         toast(t('enrol.consentSaved'), 'ok');
         await drawConsent();
@@ -105,10 +101,11 @@ export async function render(main, { params }) {
       const fd = new FormData();
       fd.append('photo', file.files[0]);
       try {
-        const res = await request('POST', `/persons/${encodeURIComponent(person.id)}/enrol`, { body: fd });
+        const res = await upload(`/persons/${encodeURIComponent(person.id)}/faces`, fd, { params: { site_id: undefined } });
         clear(out).append(qualityReport(res || {}));
       } catch (err) {
-        clear(out).append(qualityReport({ accepted: false, reasons: [err.message] }));
+        const reasons = Object.entries(err.fields || {}).map(([k, m]) => `${k}: ${m}`);
+        clear(out).append(qualityReport({ reasons: reasons.length ? [err.message.split(' (')[0], ...reasons] : [err.message] }));
       } finally { btn.disabled = false; }
     } }, t('enrol.upload'));
     file.addEventListener('change', () => {
@@ -126,14 +123,14 @@ export async function render(main, { params }) {
     h('div', { class: 'row' }, bulkFile, h('button', { class: 'btn', type: 'button', id: 'bulk-start', onclick: async () => {
       if (!bulkFile.files[0]) return;
       const fd = new FormData();
-      fd.append('file', bulkFile.files[0]);
+      fd.append('archive', bulkFile.files[0]);
+      bar.el.classList.remove('hidden');
       try {
-        const job = await request('POST', '/enrolments/bulk', { body: fd });
-        bar.el.classList.remove('hidden');
-        const done = await waitJob(job.job_id || job.id, (f, j) => bar.set(f, `${j.done ?? 0}/${j.total ?? '?'}`));
-        const errs = done.errors || done.result?.errors || [];
-        clear(bulkOut).append(h('div', {}, t('enrol.bulkDone', { ok: done.succeeded ?? done.result?.enrolled ?? '?', bad: errs.length })),
-          errs.length ? h('ul', { class: 'errors' }, errs.slice(0, 50).map((e) => h('li', {}, `${e.row ?? e.file ?? ''}: ${e.message ?? e}`))) : null);
+        const job = await upload('/enrolment/bulk', fd, { onProgress: (f) => bar.set(f, `${t('common.uploading')} ${Math.round(f * 100)}%`) });
+        const done = await waitJob(job.id, (f, j) => bar.set(f, `${j.done}/${j.total}`));
+        clear(bulkOut).append(h('div', {}, t('enrol.bulkDone', { ok: done.done - done.failed, bad: done.failed })),
+          done.error ? h('div', { class: 'errors' }, done.error) : null,
+          done.report ? h('pre', { class: 'muted', style: { whiteSpace: 'pre-wrap', maxHeight: '200px', overflow: 'auto' } }, done.report) : null);
       } catch (err) { showError(err); }
     } }, t('enrol.bulkStart'))), bar.el, bulkOut);
 

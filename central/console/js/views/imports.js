@@ -1,14 +1,18 @@
-// Excel/CSV import of residents, houses and units, with progress and the rows that failed
-// (row number, column, reason) so the property office can fix them in Excel and retry.
-import { download, request, waitJob } from '../api.js';
+// Excel/CSV import of residents, houses and organisations, with upload progress and the rows
+// that failed (row, column, reason) so the property office can fix them in Excel and retry.
+// The import is all-or-nothing: a file with any bad row writes nothing.
+import { download, upload } from '../api.js';
 import { t, tv } from '../i18n.js';
 import { clear, dataTable, h, progressBar, showError, toast } from '../ui.js';
 
-const KINDS = ['persons', 'houses', 'units'];
+const KINDS = ['persons', 'houses', 'organisations'];
 
-export function rowErrors(job) {
-  const r = job.result || {};
-  return job.errors || job.row_errors || r.errors || r.row_errors || [];
+/** Row errors from the API's field list: "rows.3.id_number" → {row: 3, field: 'id_number', message}. */
+export function rowErrors(fields) {
+  return Object.entries(fields || {}).map(([path, message]) => {
+    const m = /^rows?\.(\d+)\.?(.*)$/.exec(path);
+    return m ? { row: Number(m[1]), field: m[2], message } : { row: '', field: path, message };
+  });
 }
 
 export async function render(main) {
@@ -24,38 +28,37 @@ export async function render(main) {
     clear(out);
     const fd = new FormData();
     fd.append('file', file.files[0]);
+    bar.el.classList.remove('hidden');
+    bar.set(0, `${t('common.uploading')} 0%`);
     try {
-      const job = await request('POST', `/imports/${kind.value}`, { body: fd });
-      bar.el.classList.remove('hidden');
-      bar.set(0, '0%');
-      const id = job.job_id ?? job.id;
-      const done = id !== undefined && (job.status === undefined || !['done', 'failed'].includes(job.status))
-        ? await waitJob(id, (f, j) => bar.set(f, `${j.done ?? j.processed ?? 0}/${j.total ?? '?'}`))
-        : job;
+      const res = await upload(`/import/${kind.value}`, fd, {
+        onProgress: (f) => bar.set(f * 0.9, f < 1 ? `${t('common.uploading')} ${Math.round(f * 100)}%` : t('import.checking')),
+      });
       bar.set(1, '100%');
-      const errs = rowErrors(done);
-      const r = done.result || done;
-      out.append(h('div', { class: 'panel' },
-        h('h2', {}, String(done.status || '').toLowerCase() === 'failed' ? t('import.failed') : t('import.finished')),
-        h('div', {}, t('import.summary', { created: r.created ?? 0, updated: r.updated ?? 0, bad: errs.length })),
-        errs.length ? dataTable([
-          { key: 'row', label: t('import.row') },
-          { key: 'field', label: t('import.column'), render: (e) => e.field ?? e.column ?? '' },
-          { key: 'message', label: t('import.reason'), render: (e) => e.message ?? e.error ?? '' },
-        ], errs) : null));
-      if (!errs.length) toast(t('import.finished'), 'ok');
+      out.append(h('div', { class: 'panel', id: 'import-ok' }, h('h2', {}, t('import.finished')),
+        h('div', {}, t('import.summary', { created: res.created, rows: res.rows }))));
+      toast(t('import.finished'), 'ok');
     } catch (err) {
-      showError(err);
-      out.append(h('div', { class: 'errors' }, err.message));
+      bar.set(1, t('import.failed'));
+      const rows = rowErrors(err.fields);
+      out.append(h('div', { class: 'panel', id: 'import-errors' }, h('h2', { class: 'errors' }, t('import.failed')),
+        h('div', {}, err.message.split(' (')[0]),
+        rows.length ? h('p', { class: 'muted' }, t('import.nothingWritten', { n: rows.length })) : null,
+        rows.length ? dataTable([
+          { key: 'row', label: t('import.row') },
+          { key: 'field', label: t('import.column') },
+          { key: 'message', label: t('import.reason') },
+        ], rows) : null));
     } finally { start.disabled = false; }
   } }, t('import.start'));
+  const exp = (format) => () => download(`/export/${kind.value}`, { format }, `${kind.value}.${format}`).catch(showError);
   main.append(h('div', { class: 'toolbar' }, h('h1', {}, t('nav.import'))),
     h('div', { class: 'panel' },
       h('p', { class: 'muted' }, t('import.hint')),
       h('div', { class: 'row' }, kind, file, start,
         h('span', { class: 'grow' }),
-        h('button', { class: 'btn', type: 'button', onclick: () => download(`/exports/${kind.value}`, { format: 'xlsx' }, `${kind.value}.xlsx`).catch(showError) }, t('import.exportXlsx')),
-        h('button', { class: 'btn', type: 'button', onclick: () => download(`/exports/${kind.value}`, { format: 'csv' }, `${kind.value}.csv`).catch(showError) }, t('import.exportCsv'))),
+        h('button', { class: 'btn', type: 'button', onclick: exp('xlsx') }, t('import.exportXlsx')),
+        h('button', { class: 'btn', type: 'button', onclick: exp('csv') }, t('import.exportCsv'))),
       bar.el),
     out);
 }

@@ -1,6 +1,6 @@
 // Table-and-form views for the registry and configuration resources. Each route is one
 // resource spec: API path, columns, the create/edit form, and row actions.
-import { del, get, items, patch, post } from '../api.js';
+import { blobUrl, del, get, items, patch, post, put, site } from '../api.js';
 import { fmtTime, t, tv } from '../i18n.js';
 import { buildForm, clear, dataTable, h, modal, showError, tag, toast } from '../ui.js';
 
@@ -8,97 +8,128 @@ const yes = (v) => (v ? '✓' : '');
 const sel = (group, values) => values.map((v) => [v, tv(group, v)]);
 const ROLES = ['admin', 'property_manager', 'guard', 'police', 'grid_worker'];
 const PERSON_KINDS = ['owner', 'tenant', 'family', 'staff', 'visitor'];
-const HOUSE_KINDS = ['owner_occupied', 'rental', 'vacant'];
-const ALERT_KINDS = ['stranger', 'watchlist_hit', 'tailgating', 'liveness_failure', 'door_forced', 'door_held', 'absence', 'lost_person', 'vehicle_watch'];
+const HOUSE_USAGE = ['owner_occupied', 'rental', 'vacant'];
+const RULE_TYPES = ['stranger', 'watchlist', 'tailgating', 'liveness', 'door', 'absence', 'special_leaving', 'vehicle_watch'];
+const WATCH = ['key_person', 'drug', 'mental_illness', 'wanted', 'parolee', 'other'];
+const ZONE_KINDS = ['gate', 'road', 'building', 'unit', 'shop', 'household', 'parking', 'other'];
 
-function time(key) { return { key, label: t(`field.${key}`), render: (r) => fmtTime(r[key]) }; }
 function col(key, render) { return { key, label: t(`field.${key}`), render }; }
 function enumCol(key, group) { return { key, label: t(`field.${key}`), render: (r) => (r[key] ? tag(r[key], tv(group, r[key])) : '') }; }
+function refCol(key) { return { key, ref: key, label: t(`field.${key}`) }; }
 function fld(name, extra = {}) { return { name, label: t(`field.${name}`), ...extra }; }
 
-// Option lists filled from other resources when the form opens.
+// Option lists (and table labels) filled from other resources.
 const LOOKUPS = {
-  address_id: ['/addresses', (a) => a.label || a.full_address || [a.building, a.unit, a.room].filter(Boolean).join('-') || a.id],
-  house_id: ['/houses', (x) => x.label || x.address_label || x.id],
-  household_id: ['/households', (x) => x.label || x.name || x.id],
-  zone_id: ['/zones', (z) => `${z.name || z.id} (${t('field.ring')} ${z.ring ?? '?'})`],
+  building_id: ['/buildings', (b) => `${b.number}${b.name ? ` ${b.name}` : ''}`],
+  house_id: ['/houses', (x) => x.address || `${x.unit ? `${x.unit}-` : ''}${x.room}`],
+  household_id: ['/households', (x) => x.name || x.id],
+  zone_id: ['/zones', (z) => `${z.name} (${tv('ring', z.ring)})`],
 };
+
+async function lookupRows(name) {
+  const [path] = LOOKUPS[name];
+  return items(await get(path, { limit: 500 }));
+}
 
 export const SPECS = {
   persons: {
-    path: '/persons', search: true,
-    columns: [col('name'), col('id_number_masked', (p) => p.id_number_masked || p.id_number || ''), enumCol('kind', 'personKind'),
-      col('household_id', (p) => p.household_label || p.household_id || ''), col('phone'),
+    path: '/persons', search: 'q', site: true, edit: 'patch', del: true,
+    columns: [col('name'), col('id_number'), enumCol('kind', 'personKind'), refCol('household_id'), col('phone'),
       col('special_care', (p) => [p.elderly_alone && t('field.elderly_alone'), p.minor && t('field.minor'), p.dementia && t('field.dementia')].filter(Boolean).join('、')),
-      col('watchlist_category'), col('has_face', (p) => yes(p.has_face ?? p.face_enrolled)), col('consent', (p) => yes(p.consent_given ?? p.has_consent))],
-    form: [fld('name', { required: true }), fld('id_number'), fld('phone'), fld('kind', { type: 'select', required: true, options: sel('personKind', PERSON_KINDS) }),
-      fld('household_id', { type: 'lookup' }), fld('birth_date', { type: 'date' }), fld('elderly_alone', { type: 'checkbox' }), fld('dementia', { type: 'checkbox' }),
-      fld('watchlist_category')],
-    actions: [['enrol', (p) => { location.hash = `#/enrol?person=${encodeURIComponent(p.id)}`; }], ['trajectory', (p) => { location.hash = `#/trajectory?person=${encodeURIComponent(p.id)}`; }, ['police', 'admin']]],
+      col('watchlist_category', (p) => (p.watchlist_category ? tag('high', tv('watch', p.watchlist_category)) : '')), col('has_face', (p) => yes(p.has_face)), enumCol('status', 'personStatus')],
+    form: [fld('name', { required: true }), fld('id_number'), fld('gender', { type: 'select', options: sel('gender', ['male', 'female']) }), fld('birth_date', { type: 'date' }), fld('phone'),
+      fld('kind', { type: 'select', required: true, options: sel('personKind', PERSON_KINDS), value: 'owner' }), fld('household_id', { type: 'lookup' }),
+      fld('elderly_alone', { type: 'checkbox' }), fld('dementia', { type: 'checkbox' }), fld('watchlist_category', { type: 'select', options: sel('watch', WATCH) }), fld('notes', { type: 'textarea' })],
+    actions: [['enrol', (p) => { location.hash = `#/enrol?person=${encodeURIComponent(p.id)}`; }, ['property_manager', 'admin']],
+      ['trajectory', (p) => { location.hash = `#/trajectory?person=${encodeURIComponent(p.id)}`; }, ['police', 'admin']]],
   },
-  addresses: {
-    path: '/addresses', search: true,
-    columns: [col('label', (a) => a.label || a.full_address || ''), col('district'), col('street'), col('community'), col('compound'), col('building'), col('unit'), col('floor'), col('room')],
-    form: [fld('district'), fld('street'), fld('community'), fld('compound'), fld('building', { required: true }), fld('unit'), fld('floor', { type: 'number' }), fld('room', { required: true })],
+  buildings: {
+    path: '/buildings', site: true, edit: 'patch', del: true,
+    columns: [col('number'), col('name'), col('floors'), col('units')],
+    form: [fld('number', { required: true }), fld('name'), fld('floors', { type: 'number' }), fld('units', { type: 'number' })],
   },
   houses: {
-    path: '/houses', search: true,
-    columns: [col('label', (x) => x.label || x.address_label || x.address_id || ''), enumCol('kind', 'houseKind'), col('owner_name'), col('last_visit_at', (x) => fmtTime(x.last_visit_at)), col('qr', (x) => (x.kind === 'rental' ? '▣' : ''))],
-    form: [fld('address_id', { type: 'lookup', required: true }), fld('kind', { type: 'select', required: true, options: sel('houseKind', HOUSE_KINDS) }), fld('owner_name'), fld('area_m2', { type: 'number' })],
+    path: '/houses', edit: 'patch', del: true,
+    columns: [col('address'), refCol('building_id'), col('unit'), col('floor'), col('room'), enumCol('usage', 'houseKind'), col('owner_name'), col('area_m2')],
+    form: [fld('building_id', { type: 'lookup', required: true }), fld('unit'), fld('floor', { type: 'number', required: true }), fld('room', { required: true }),
+      fld('usage', { type: 'select', options: sel('houseKind', HOUSE_USAGE), value: 'owner_occupied' }), fld('area_m2', { type: 'number', step: '0.1' }), fld('owner_name')],
+    actions: [['qr', async (x) => {
+      const img = h('img', { alt: 'QR', id: 'house-qr' });
+      img.src = await blobUrl(`/houses/${encodeURIComponent(x.id)}/qr`, { format: 'png' });
+      await modal(`${t('field.qr')} · ${x.address || x.room}`, h('div', { class: 'qr' }, img));
+    }]],
   },
   households: {
-    path: '/households', search: true,
-    columns: [col('label', (x) => x.label || x.name || ''), col('house_id', (x) => x.house_label || x.house_id || ''), col('members', (x) => x.member_count ?? (x.members || []).length), col('lease_end', (x) => x.lease_end || '')],
-    form: [fld('name', { required: true }), fld('house_id', { type: 'lookup', required: true }), fld('lease_end', { type: 'date' })],
+    path: '/households', edit: 'patch', del: true,
+    columns: [col('name'), refCol('house_id'), col('phone'), col('lease_start'), col('lease_end')],
+    form: [fld('house_id', { type: 'lookup', required: true }), fld('name'), fld('phone'), fld('lease_start', { type: 'date' }), fld('lease_end', { type: 'date' })],
   },
   units: {
-    path: '/units', search: true,
-    columns: [col('name'), enumCol('kind', 'unitKind'), col('credit_code'), col('contact_name'), col('phone'), col('address_id', (x) => x.address_label || x.address_id || '')],
-    form: [fld('name', { required: true }), fld('kind', { type: 'select', options: sel('unitKind', ['shop', 'company', 'other']) }), fld('credit_code'), fld('contact_name'), fld('phone'), fld('address_id', { type: 'lookup' })],
+    path: '/organisations', site: true, edit: 'patch', del: true,
+    columns: [col('name'), enumCol('kind', 'unitKind'), col('credit_code'), col('contact_name'), col('contact_phone'), refCol('house_id')],
+    form: [fld('name', { required: true }), fld('kind', { type: 'select', options: sel('unitKind', ['shop', 'company', 'government', 'other']), value: 'shop' }), fld('credit_code'),
+      fld('contact_name'), fld('contact_phone'), fld('house_id', { type: 'lookup' })],
   },
   vehicles: {
-    path: '/vehicles', search: true,
-    columns: [col('plate'), col('household_id', (v) => v.household_label || v.household_id || ''), col('color'), col('watchlisted', (v) => (v.watchlisted ? tag('high', t('field.watchlisted')) : '')), col('note')],
-    form: [fld('plate', { required: true }), fld('household_id', { type: 'lookup' }), fld('color'), fld('watchlisted', { type: 'checkbox' }), fld('note')],
+    path: '/vehicles', search: 'plate', site: true,
+    columns: [col('plate'), refCol('household_id'), col('color'), col('description'), col('watchlisted', (v) => (v.watchlisted ? tag('high', t('field.watchlisted')) : '')), col('watch_reason')],
+    form: [fld('plate', { required: true }), fld('household_id', { type: 'lookup' }), fld('color'), fld('description'), fld('watchlisted', { type: 'checkbox' }), fld('watch_reason')],
+    actions: [['watch', async (v, reload) => {
+      const reason = v.watchlisted ? '' : window.prompt(t('field.watch_reason')) ?? '';
+      await put(`/vehicles/${encodeURIComponent(v.id)}/watch`, { watchlisted: !v.watchlisted, reason });
+      reload();
+    }]],
   },
   zones: {
-    path: '/zones',
-    columns: [col('name'), col('ring'), col('kind', (z) => tv('zoneKind', z.kind)), col('parent_id'), col('grid')],
-    form: [fld('name', { required: true }), fld('ring', { type: 'select', required: true, options: [1, 2, 3, 4].map((r) => [r, tv('ring', r)]) }), fld('kind', { type: 'select', options: sel('zoneKind', ['gate', 'road', 'building', 'unit', 'shop', 'household', 'grid']) }), fld('parent_id')],
+    path: '/zones', site: true,
+    columns: [col('code'), col('name'), col('ring', (z) => tv('ring', z.ring)), enumCol('kind', 'zoneKind'), refCol('building_id')],
+    form: [fld('code', { required: true }), fld('name', { required: true }), fld('ring', { type: 'select', required: true, options: [1, 2, 3, 4].map((r) => [r, tv('ring', r)]) }),
+      fld('kind', { type: 'select', options: sel('zoneKind', ZONE_KINDS), value: 'gate' }), fld('building_id', { type: 'lookup' })],
   },
   cameras: {
-    path: '/cameras',
-    columns: [col('name'), col('zone_id'), enumCol('direction', 'direction'), col('node_id'), col('status', (c) => tag(c.status || 'unknown', tv('cameraStatus', c.status || 'unknown'))), col('snapshot_policy', (c) => tv('snapshotPolicy', c.snapshot_policy || ''))],
-    form: [fld('name', { required: true }), fld('zone_id', { type: 'lookup', required: true }), fld('direction', { type: 'select', options: sel('direction', ['in', 'out', 'both']) }), fld('node_id'), fld('rtsp_url')],
+    path: '/devices', filter: (d) => d.type === 'camera', fixed: { type: 'camera' },
+    columns: [col('code'), col('name'), refCol('zone_id'), enumCol('direction', 'direction'), col('node_id'), col('enabled', (d) => yes(d.enabled))],
+    form: [fld('zone_id', { type: 'lookup', required: true }), fld('code', { required: true }), fld('name'), fld('direction', { type: 'select', options: sel('direction', ['in', 'out', 'both']), value: 'both' }), fld('node_id', { required: true })],
   },
   doors: {
-    path: '/doors',
-    columns: [col('name'), col('zone_id'), col('node_id'), col('state', (d) => tag(d.state || d.status || 'unknown', tv('doorState', d.state || d.status || 'unknown'))), col('camera_ids')],
-    form: [fld('name', { required: true }), fld('zone_id', { type: 'lookup', required: true }), fld('node_id'), fld('camera_ids', { type: 'csv' })],
+    path: '/devices', filter: (d) => d.type === 'door', fixed: { type: 'door' },
+    columns: [col('code'), col('name'), refCol('zone_id'), enumCol('direction', 'direction'), col('node_id'), col('enabled', (d) => yes(d.enabled))],
+    form: [fld('zone_id', { type: 'lookup', required: true }), fld('code', { required: true }), fld('name'), fld('direction', { type: 'select', options: sel('direction', ['in', 'out', 'both']), value: 'both' }), fld('node_id', { required: true })],
   },
   'access-rules': {
-    path: '/access-rules',
-    columns: [col('name'), col('group'), col('zone_id'), col('weekdays', (r) => (r.weekdays || []).map((d) => tv('weekday', d)).join(' ')), col('start_time'), col('end_time'), col('valid_until', (r) => r.valid_until || '')],
-    form: [fld('name', { required: true }), fld('group', { type: 'select', required: true, options: sel('personKind', [...PERSON_KINDS, 'all']) }), fld('zone_id', { type: 'lookup', required: true }),
-      fld('weekdays', { type: 'csv', hint: t('field.weekdaysHint') }), fld('start_time', { type: 'time' }), fld('end_time', { type: 'time' }), fld('valid_until', { type: 'date' })],
+    path: '/access-rules', site: true, del: true,
+    columns: [col('name'), col('subject', (r) => `${tv('subjectType', r.subject_type)}: ${r.subject_type === 'group' ? tv('personKind', r.subject_value) : r.subject_value}`),
+      col('rings', (r) => (r.rings || []).join(', ')), col('zone_codes', (r) => (r.zone_codes || []).join(', ')),
+      col('weekdays', (r) => (r.weekdays || []).map((d) => tv('weekday', d)).join(' ')), col('start'), col('end'), col('valid_until'), col('enabled', (r) => yes(r.enabled))],
+    form: [fld('name'), fld('subject_type', { type: 'select', required: true, options: sel('subjectType', ['group', 'household', 'building', 'person']), value: 'group' }),
+      fld('subject_value', { required: true, hint: t('field.subjectHint') }), fld('rings', { type: 'csvint', hint: '1,2,3' }), fld('zone_codes', { type: 'csv' }),
+      fld('weekdays', { type: 'csvint', hint: t('field.weekdaysHint') }), fld('start', { type: 'time' }), fld('end', { type: 'time' }),
+      fld('valid_from', { type: 'datetime-local' }), fld('valid_until', { type: 'datetime-local' }), fld('enabled', { type: 'checkbox', value: true })],
   },
   tasks: {
-    path: '/tasks',
-    columns: [col('house_id', (x) => x.house_label || x.house_id || ''), enumCol('status', 'taskStatus'), col('reason'), col('due_at', (x) => fmtTime(x.due_at)), col('assignee')],
-    form: [fld('house_id', { type: 'lookup', required: true }), fld('reason'), fld('due_at', { type: 'datetime-local' })],
-    actions: [['done', async (x, reload) => { await post(`/tasks/${encodeURIComponent(x.id)}/complete`, {}); reload(); }]],
+    path: '/reconciliation/tasks', del: false,
+    columns: [refCol('house_id'), enumCol('status', 'taskStatus'), col('reason'), col('due_at', (x) => fmtTime(x.due_at))],
+    form: [fld('house_id', { type: 'lookup', required: true }), fld('reason')],
   },
   users: {
     path: '/users',
     columns: [col('username'), col('display_name'), enumCol('role', 'role'), col('site_ids'), col('active', (u) => yes(u.active))],
-    form: [fld('username', { required: true }), fld('display_name', { required: true }), fld('role', { type: 'select', required: true, options: sel('role', ROLES) }),
-      fld('site_ids', { type: 'csv' }), fld('password', { type: 'password' })],
+    form: [fld('username', { required: true }), fld('display_name'), fld('role', { type: 'select', required: true, options: sel('role', ROLES) }),
+      fld('site_ids', { type: 'csv', hint: t('field.siteIdsHint') }), fld('password', { type: 'password', required: true })],
+  },
+  sites: {
+    path: '/sites', edit: 'patch', noSiteParam: true,
+    columns: [col('name'), col('code'), col('division_code'), col('division_name'), col('street'), col('community'), col('address'), col('id')],
+    form: [fld('name', { required: true }), fld('code', { required: true }), fld('division_code'), fld('division_name'), fld('street'), fld('community'), fld('address')],
   },
   'alert-rules': {
-    path: '/alert-rules',
-    columns: [col('name'), enumCol('kind', 'alertKind'), enumCol('severity', 'severity'), col('ring'), col('threshold', (r) => r.threshold ?? r.count_threshold ?? r.days ?? ''), col('schedule', (r) => r.schedule || r.time_window || ''), col('enabled', (r) => yes(r.enabled))],
-    form: [fld('name', { required: true }), fld('kind', { type: 'select', required: true, options: sel('alertKind', ALERT_KINDS) }), fld('severity', { type: 'select', options: sel('severity', ['low', 'medium', 'high', 'critical']) }),
-      fld('ring', { type: 'number' }), fld('threshold', { type: 'number' }), fld('schedule'), fld('enabled', { type: 'checkbox', value: true })],
+    path: '/alert-rules', site: true, edit: 'put', del: true,
+    columns: [col('name'), enumCol('type', 'ruleType'), enumCol('severity', 'severity'), col('camera_codes', (r) => (r.camera_codes || []).join(', ')),
+      col('params', (r) => Object.entries(r.params || {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')), col('dedup_s'), col('escalate_after_s'), col('enabled', (r) => yes(r.enabled))],
+    form: [fld('name', { required: true }), fld('type', { type: 'select', required: true, options: sel('ruleType', RULE_TYPES) }),
+      fld('severity', { type: 'select', options: sel('severity', ['info', 'low', 'medium', 'high', 'critical']), value: 'high' }),
+      fld('camera_codes', { type: 'csv', hint: t('field.cameraCodesHint') }), fld('params', { type: 'json', hint: t('field.paramsHint') }),
+      fld('dedup_s', { type: 'number', value: 300 }), fld('escalate_after_s', { type: 'number' }), fld('enabled', { type: 'checkbox', value: true })],
   },
 };
 
@@ -106,10 +137,9 @@ async function resolveLookups(fields) {
   const out = [];
   for (const f of fields) {
     if (f.type !== 'lookup') { out.push(f); continue; }
-    const lk = LOOKUPS[f.name];
     try {
-      const rows = items(await get(lk[0], { limit: 500 }));
-      out.push({ ...f, type: 'select', options: rows.map((r) => [r.id, lk[1](r)]) });
+      const rows = await lookupRows(f.name);
+      out.push({ ...f, type: 'select', options: rows.map((r) => [r.id, LOOKUPS[f.name][1](r)]) });
     } catch {
       out.push({ ...f, type: 'text' });
     }
@@ -117,18 +147,37 @@ async function resolveLookups(fields) {
   return out;
 }
 
+function asFormValue(v) {
+  if (Array.isArray(v)) return v.join(',');
+  if (v && typeof v === 'object') return JSON.stringify(v);
+  return v;
+}
+
 export async function editDialog(spec, title, row, reload) {
-  const fields = (await resolveLookups(spec.form)).map((f) => ({ ...f, value: row ? row[f.name] : f.value }));
+  const fields = (await resolveLookups(spec.form)).map((f) => ({ ...f, value: row ? asFormValue(row[f.name]) : f.value }));
   const f = buildForm(fields, {
     id: 'resource-form',
     onSubmit: async (values) => {
-      const body = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== null));
-      const res = row ? await patch(`${spec.path}/${encodeURIComponent(row.id)}`, body) : await post(spec.path, body);
-      return res || true;
+      const body = Object.fromEntries(Object.entries({ ...values, ...(spec.fixed || {}) }).filter(([, v]) => v !== null));
+      if (spec.site && !row) body.site_id = site.id;
+      if (row && spec.edit === 'put') return (await put(`${spec.path}/${encodeURIComponent(row.id)}`, { ...body, site_id: row.site_id })) || true;
+      if (row) return (await patch(`${spec.path}/${encodeURIComponent(row.id)}`, body)) || true;
+      return (await post(spec.path, body)) || true;
     },
   });
   const saved = await modal(title, f.form, [{ id: 'save', label: t('common.save'), kind: 'primary', run: () => f.submit() }]);
   if (saved) { toast(t('common.saved'), 'ok'); reload(); }
+}
+
+async function refLabels(columns) {
+  const maps = {};
+  await Promise.all(columns.filter((c) => c.ref).map(async (c) => {
+    try {
+      const rows = await lookupRows(c.ref);
+      maps[c.ref] = new Map(rows.map((r) => [r.id, LOOKUPS[c.ref][1](r)]));
+    } catch { maps[c.ref] = new Map(); }
+  }));
+  return columns.map((c) => (c.ref ? { ...c, render: (r) => (r[c.key] ? maps[c.ref].get(r[c.key]) || r[c.key] : '') } : c));
 }
 
 export async function render(main, { user, route }) {
@@ -137,16 +186,20 @@ export async function render(main, { user, route }) {
   const box = h('div');
   const reload = async () => {
     try {
-      const rows = items(await get(spec.path, { q: search?.value || undefined, limit: 200 }));
+      const params = { limit: 200 };
+      if (spec.search && search.value) params[spec.search] = search.value;
+      if (spec.noSiteParam) params.site_id = undefined;
+      let rows = items(await get(spec.path, params));
+      if (spec.filter) rows = rows.filter(spec.filter);
       const actions = (spec.actions || []).filter(([, , roles]) => !roles || roles.includes(user.role));
-      const columns = [...spec.columns];
+      const columns = await refLabels(spec.columns);
       columns.push({ key: '_actions', label: '', render: (r) => [
-        h('button', { class: 'btn small', type: 'button', onclick: () => editDialog(spec, t('common.edit'), r, reload).catch(showError) }, t('common.edit')),
+        spec.edit ? h('button', { class: 'btn small', type: 'button', dataset: { action: 'edit' }, onclick: () => editDialog(spec, t('common.edit'), r, reload).catch(showError) }, t('common.edit')) : null,
         ...actions.map(([name, fn]) => h('button', { class: 'btn small', type: 'button', dataset: { action: name }, onclick: () => Promise.resolve(fn(r, reload)).catch(showError) }, t(`action.${name}`))),
-        h('button', { class: 'btn small', type: 'button', onclick: async () => {
+        spec.del ? h('button', { class: 'btn small', type: 'button', dataset: { action: 'delete' }, onclick: async () => {
           if (!window.confirm(t('common.confirmDelete'))) return;
           try { await del(`${spec.path}/${encodeURIComponent(r.id)}`); reload(); } catch (err) { showError(err); }
-        } }, t('common.delete')),
+        } }, t('common.delete')) : null,
       ] });
       clear(box).append(h('div', { class: 'muted', style: { marginBottom: '6px' } }, t('common.count', { n: rows.length })), dataTable(columns, rows));
     } catch (err) {

@@ -4,7 +4,14 @@ import { t, tv } from '../i18n.js';
 import { buildForm, h, toast } from '../ui.js';
 
 export async function render(main) {
-  const current = await get('/retention');
+  let current;
+  try {
+    current = await get('/retention');
+  } catch (err) {
+    main.append(h('div', { class: 'toolbar' }, h('h1', {}, t('nav.retention'))),
+      h('div', { class: 'panel errors' }, err.status === 404 ? t('retention.noApi') : err.message));
+    return;
+  }
   const periods = current.periods || current;
   const keys = Object.keys(periods).filter((k) => typeof periods[k] === 'number');
   const f = buildForm(keys.map((k) => ({

@@ -20,7 +20,7 @@ export async function render(main, { params }) {
     try {
       const rows = items(await get('/persons', { q: q.value || undefined, limit: 30 }));
       clear(results).append(h('h2', {}, t('traj.results')), rows.length ? null : h('div', { class: 'muted' }, t('common.empty')),
-        ...rows.map((p) => h('div', { class: 'row' }, h('span', { class: 'grow' }, `${p.name} ${p.id_number_masked || p.id_number || ''}`),
+        ...rows.map((p) => h('div', { class: 'row' }, h('span', { class: 'grow' }, `${p.name} ${p.id_number || ''}`),
           h('button', { class: 'btn small', type: 'button', dataset: { person: p.id }, onclick: () => show(p.id, p.name) }, t('traj.show')))));
     } catch (err) { showError(err); }
   };
@@ -31,10 +31,10 @@ export async function render(main, { params }) {
     setReason(reason.value);
     clear(detail).append(h('div', { class: 'muted' }, t('common.loading')));
     try {
-      const res = await get(`/persons/${encodeURIComponent(personId)}/trajectory`, {
-        since: new Date(`${from.value}T00:00:00`).toISOString(), until: new Date(`${to.value}T23:59:59`).toISOString(),
+      const res = await get('/events/trajectory', {
+        person_id: personId, since: new Date(`${from.value}T00:00:00`).toISOString(), until: new Date(`${to.value}T23:59:59`).toISOString(),
       });
-      const points = items(res.points ? res.points : res).sort((a, b) => String(a.captured_at || a.at).localeCompare(String(b.captured_at || b.at)));
+      const points = items(res).sort((a, b) => String(a.captured_at || a.at).localeCompare(String(b.captured_at || b.at)));
       const [plan, devices] = await Promise.all([loadPlan(), devicesForPlan()]);
       const path = points.map((p) => (p.door_id ? `door:${p.door_id}` : `camera:${p.camera_id}`));
       clear(detail).append(
