@@ -73,6 +73,15 @@ class _Ctx:
             self.tz_cache[site_id] = site.timezone if site is not None else DEFAULT_TZ
         return self.tz_cache[site_id]
 
+    def prefetch(self, person_ids: list[str]) -> None:
+        """Load many persons in a few queries (rules look at flags of people passing)."""
+        wanted = sorted(set(person_ids) - set(self.person_cache))
+        for start in range(0, len(wanted), 900):
+            chunk = wanted[start : start + 900]
+            found = {p.id: p for p in self.session.scalars(select(Person).where(Person.id.in_(chunk)))}
+            for pid in chunk:
+                self.person_cache[pid] = found.get(pid)
+
     def person(self, person_id: str | None) -> Person | None:
         if not person_id:
             return None
@@ -121,6 +130,7 @@ class AlertEngine:
     def on_records(self, session: Session, records: list[EventRecord]) -> list[AlertMessage]:
         """Evaluate every rule against freshly recorded events; returns notices to send after commit."""
         ctx = _Ctx(session, self.clock.now())
+        ctx.prefetch([r.person_id for r in records if r.person_id and r.kind in ("pass", "watchlist_hit")])
         compiled: dict[str, list[tuple[AlertRule, RuleParams, list[Period], str]]] = {}
         for rec in records:
             if rec.site_id not in compiled:
