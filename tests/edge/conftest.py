@@ -48,3 +48,14 @@ def rtsp() -> Iterator[RtspServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def h() -> Any:
+    """The helpers module (tests run in importlib mode, so siblings are not importable by name)."""
+    return helpers
+
+
+@pytest.fixture(scope="session")
+def qrh() -> Any:
+    return load_helper("qr")

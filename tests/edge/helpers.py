@@ -101,3 +101,34 @@ class Collector:
     def wait_for(self, pred: Callable[[list[EventBase]], bool], timeout: float = 60.0) -> bool:
         with self._cond:
             return self._cond.wait_for(lambda: pred(list(self.events)), timeout)
+
+
+def load_face(name: str, height: int) -> Any:
+    """A portrait from the examples, scaled to ``height`` pixels, BGR."""
+    img = cv2.imread(str(EXAMPLES / name))
+    assert img is not None, name
+    scale = height / img.shape[0]
+    return cv2.resize(img, (int(img.shape[1] * scale), height), interpolation=cv2.INTER_AREA)
+
+
+def compose_video(
+    path: Path, scenes: list[tuple[float, list[tuple[Any, int, int]]]], fps: float = 15.0
+) -> Path:
+    """Write an MP4: each scene is (seconds, [(image, x, y), ...]) over a grey background.
+
+    Pasted images drift a pixel per frame, like a person walking up to the gate.
+    """
+    import numpy as np
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 360))
+    assert writer.isOpened()
+    for seconds, items in scenes:
+        for i in range(int(seconds * fps)):
+            frame = np.full((360, 640, 3), 110, np.uint8)
+            for img, x, y in items:
+                x0 = min(max(0, x + i // 2), 640 - img.shape[1])
+                h, w = img.shape[:2]
+                frame[y : y + h, x0 : x0 + w] = img[: 360 - y, : 640 - x0]
+            writer.write(frame)
+    writer.release()
+    return path
