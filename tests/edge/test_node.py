@@ -157,7 +157,7 @@ def test_qr_visitor_pass_shown_to_the_camera(tmp_path: Path, h: Any, qrh: Any, p
     expired = qrh.make_pass(
         signer,
         pass_id="vp-old",
-        now=__import__("datetime").datetime(2025, 1, 1, tzinfo=__import__("datetime").timezone.utc),
+        now=datetime(2025, 1, 1, tzinfo=timezone.utc),
     )
     video = h.compose_video(
         tmp_path / "qr.mp4",
