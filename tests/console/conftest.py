@@ -229,3 +229,139 @@ def browser(console_server: ConsoleServer) -> Iterator[Callable[..., ScenarioRun
         if run.proc.poll() is None:
             run.proc.kill()
             run.proc.communicate(timeout=10)
+
+
+def _load_broker_helper() -> Any:
+    """The gateway tests' mosquitto runner (one real broker on an ephemeral loopback port)."""
+    import importlib.util
+    import sys
+
+    path = ROOT / "tests" / "gateway" / "broker.py"
+    spec = importlib.util.spec_from_file_location("anju_console_tests_broker", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class GatewayRig:
+    """A real broker, the central consumer wired to the server's ingest, and one edge node's link."""
+
+    edge: Any  # gateway.edge_link.EdgeLink
+    consumer: Any  # gateway.central_link.CentralConsumer
+    node_id: str
+
+
+@pytest.fixture(scope="module")
+def gateway_rig(
+    console_server: ConsoleServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayRig]:
+    """Edge → MQTT (mosquitto) → ``CentralConsumer`` → the live server's ingest and alert feed.
+
+    ``create_app`` does not start an MQTT consumer by itself; this wires the gateway's
+    consumer to ``central.ingest.ops_runtime(app).ingestor.on_events`` exactly as a deployment does.
+    """
+    from prometheus_client import CollectorRegistry
+
+    from central.ingest import ops_runtime
+    from gateway.central_link import CentralConsumer
+    from gateway.config import BrokerConfig, CentralLinkConfig, EdgeLinkConfig
+    from gateway.edge_link import EdgeLink
+    from gateway.metrics import GatewayMetrics
+    from gateway.outbox import Outbox
+    from gateway.signing import (
+        CENTRAL_SIGNER_ID,
+        NodeKey,
+        Signer,
+        StaticKeyRegistry,
+        generate_private_key,
+        save_private_key,
+        save_public_key,
+    )
+    from gateway.store import SqlEventStore
+
+    tmp = tmp_path_factory.mktemp("gateway")
+    broker = _load_broker_helper().Broker.plain(tmp / "broker")
+    broker.start()
+    site_id = console_server.site_id
+    node_id = "gate-north"
+    central_key = generate_private_key()
+    save_private_key(central_key, tmp / "central.sign.pem")
+    save_public_key(central_key.public_key(), tmp / "central.sign.pub.pem")
+    node_key = generate_private_key()
+    save_private_key(node_key, tmp / f"{node_id}.sign.pem")
+    registry = StaticKeyRegistry()
+    node_signer = Signer(node_id, node_key)
+    registry.add(NodeKey(site_id=site_id, signer_id=node_id, public_key=node_signer.public_key))
+    broker_cfg = BrokerConfig(host="127.0.0.1", port=broker.port, reconnect_min_s=0.2, reconnect_max_s=1.0)
+    store = SqlEventStore(console_server.engine)
+    store.create_tables()
+    consumer = CentralConsumer(
+        CentralLinkConfig(broker=broker_cfg, signing_key=tmp / "central.sign.pem", site_id=site_id),
+        store,
+        registry,
+        ops_runtime(console_server.app).ingestor.on_events,
+        SystemClock(),
+        signer=Signer(CENTRAL_SIGNER_ID, central_key),
+        metrics=GatewayMetrics(CollectorRegistry()),
+    )
+    consumer.start(wait_connected_s=15)
+    outbox = Outbox(tmp / "outbox.db", 64 * 1024 * 1024, SystemClock(), synchronous="NORMAL")
+    edge = EdgeLink(
+        EdgeLinkConfig(
+            site_id=site_id,
+            node_id=node_id,
+            broker=broker_cfg,
+            signing_key=tmp / f"{node_id}.sign.pem",
+            central_public_keys=[tmp / "central.sign.pub.pem"],
+        ),
+        outbox,
+        node_signer,
+        SystemClock(),
+    )
+    edge.start()
+    assert edge.wait_ready(30), "edge link did not connect to the broker"
+    try:
+        yield GatewayRig(edge, consumer, node_id)
+    finally:
+        edge.stop()
+        outbox.close()
+        consumer.stop()
+        broker.stop()
+
+
+class Api:
+    """A small authenticated HTTP client for seeding data through the real API."""
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        import httpx
+
+        self.client = httpx.Client(base_url=base_url + "/api/v1", timeout=30)
+        res = self.client.post("/auth/login", json={"username": username, "password": password})
+        res.raise_for_status()
+        self.client.headers["Authorization"] = f"Bearer {res.json()['access_token']}"
+
+    def __call__(self, method: str, path: str, **kw: Any) -> Any:
+        res = self.client.request(method, path, **kw)
+        if res.status_code >= 400:
+            raise AssertionError(f"{method} {path} → {res.status_code}: {res.text}")
+        return (
+            res.json()
+            if res.content and res.headers.get("content-type", "").startswith("application/json")
+            else res
+        )
+
+
+@pytest.fixture(scope="module")
+def api(console_server: ConsoleServer) -> Callable[[str], Api]:
+    """``api('admin')('POST', '/zones', json=…)``: seeding through the same API the console uses."""
+    cache: dict[str, Api] = {}
+
+    def for_role(role: str) -> Api:
+        if role not in cache:
+            cache[role] = Api(console_server.base_url, *console_server.users[role])
+        return cache[role]
+
+    return for_role
