@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,7 +24,6 @@ from central.models.biometrics import Consent, FaceTemplate
 from central.models.registry import Person
 from central.services.consent import active_consent, notify_whitelist
 from central.settings import EnrolmentSettings
-from contracts.whitelist import Template
 
 log = logging.getLogger(__name__)
 _pipeline_lock = threading.Lock()
@@ -73,6 +71,14 @@ _QUALITY_ZH = {
 }
 
 
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def embed_photo(
     pipeline: Any, data: bytes, name: str, limits: EnrolmentSettings
 ) -> tuple[np.ndarray, float, str]:
@@ -92,13 +98,20 @@ def embed_photo(
         faces = pipeline.analyze(frame_of(image), embed=True)
     if not faces:
         raise _photo_error("未检测到人脸", "no face found")
-    if len(faces) > 1:
-        areas = sorted((f.detection.width * f.detection.height for f in faces), reverse=True)
-        if areas[1] > 0.25 * areas[0]:
-            raise _photo_error(
-                f"照片中有{len(faces)}张人脸", f"{len(faces)} faces in the photo; use a single portrait"
-            )
     best = max(faces, key=lambda f: f.detection.width * f.detection.height)
+    # Other faces that matter: confident detections, not overlapping the main face (the same face
+    # found twice), and not tiny background faces.
+    others = [
+        f
+        for f in faces
+        if f is not best
+        and "low_detector_score" not in f.quality.reasons
+        and _iou(f.detection.box, best.detection.box) < 0.3
+        and f.detection.width * f.detection.height > 0.25 * best.detection.width * best.detection.height
+    ]
+    if others:
+        n = len(others) + 1
+        raise _photo_error(f"照片中有{n}张人脸", f"{n} faces in the photo; use a single portrait")
     if best.quality.reasons:
         zh = "，".join(_QUALITY_ZH.get(r.split(":")[0], r) for r in best.quality.reasons)
         raise _photo_error(zh, "; ".join(best.quality.reasons))
@@ -227,36 +240,3 @@ def face_data_count(session: Session, limits: EnrolmentSettings, site_id: str | 
     elif warning:
         msg = f"人脸信息已达{total}人，接近{limits.face_data_filing_threshold}人备案门槛"
     return FaceDataCount(total, site, limits.face_data_filing_threshold, warning, msg)
-
-
-class DbTemplateSource:
-    """``central.services.whitelist.TemplateSource`` backed by ``face_templates`` under active consent."""
-
-    def __init__(self, model_id: str) -> None:
-        self._model_id = model_id
-
-    def model_id(self, session: Session, site_id: str) -> str:
-        return self._model_id
-
-    def templates(
-        self, session: Session, site_id: str, person_ids: Sequence[str]
-    ) -> dict[str, list[Template]]:
-        out: dict[str, list[Template]] = {}
-        ids = list(person_ids)
-        for i in range(0, len(ids), 500):
-            rows = session.execute(
-                select(FaceTemplate.person_id, FaceTemplate.model_id, FaceTemplate.vector)
-                .join(Consent, Consent.id == FaceTemplate.consent_id)
-                .where(
-                    FaceTemplate.site_id == site_id,
-                    FaceTemplate.person_id.in_(ids[i : i + 500]),
-                    FaceTemplate.model_id == self._model_id,
-                    Consent.withdrawn_at.is_(None),
-                )
-                .order_by(FaceTemplate.created_at)
-            ).all()
-            for pid, mid, vec in rows:
-                out.setdefault(pid, []).append(
-                    Template.from_vector(mid, np.frombuffer(vec, dtype=np.float32))
-                )
-        return out

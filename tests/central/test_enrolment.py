@@ -1,0 +1,238 @@
+"""Consent and enrolment with the real face pipeline and real photos."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from central.models.biometrics import FaceTemplate, PersonCredential
+from central.models.zones import WhitelistChange
+from tests.central.conftest import SHARED
+from tests.central.test_persons import make_id
+
+API = "/api/v1"
+EX = SHARED / "testdata" / "examples"
+TRAIN = EX / "knn_examples" / "train"
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Any:
+    from recognition.config import RecognitionConfig
+    from recognition.pipeline import FacePipeline
+
+    return FacePipeline.from_config(RecognitionConfig())
+
+
+@pytest.fixture
+def world(app: FastAPI, client: TestClient, login: Any, pipeline: Any) -> dict[str, Any]:
+    app.state.services.face_pipeline = pipeline  # load the ONNX models once per module
+    _, admin_h = login("admin")
+    site = client.post(f"{API}/sites", json={"name": "阳光小区", "code": "yg"}, headers=admin_h).json()
+    _, pm_h = login("property_manager", [site["id"]])
+    return {"admin": admin_h, "pm": pm_h, "site": site}
+
+
+def _person(
+    client: TestClient, w: dict[str, Any], name: str, birth: str = "19700101", seq: str = "111"
+) -> str:
+    r = client.post(
+        f"{API}/persons",
+        json={"site_id": w["site"]["id"], "name": name, "id_number": make_id(birth, seq)},
+        headers=w["pm"],
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def _consent(client: TestClient, w: dict[str, Any], pid: str, **kw: Any) -> Any:
+    return client.post(f"{API}/persons/{pid}/consent", json={"granted_by": "self", **kw}, headers=w["pm"])
+
+
+def _enrol(client: TestClient, w: dict[str, Any], pid: str, path: Path) -> Any:
+    return client.post(
+        f"{API}/persons/{pid}/faces",
+        files={"photo": (path.name, path.read_bytes(), "image/jpeg")},
+        headers=w["pm"],
+    )
+
+
+def test_no_template_without_consent(client: TestClient, world: dict[str, Any], db: Session) -> None:
+    pid = _person(client, world, "拜登")
+    r = _enrol(client, world, pid, TRAIN / "biden" / "biden.jpg")
+    assert r.status_code == 409 and r.json()["fields"][0]["field"] == "consent"
+    assert db.scalar(select(func.count()).select_from(FaceTemplate)) == 0
+
+
+def test_under_14_needs_guardian(client: TestClient, world: dict[str, Any]) -> None:
+    pid = _person(client, world, "小明", birth="20160101", seq="131")
+    r = _consent(client, world, pid)
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "granted_by"
+    r = _consent(client, world, pid, granted_by="guardian")
+    assert {f["field"] for f in r.json()["fields"]} == {"guardian_name", "guardian_relation"}
+    r = _consent(client, world, pid, granted_by="guardian", guardian_name="王芳", guardian_relation="母亲")
+    assert r.status_code == 201 and r.json()["granted_by"] == "guardian"
+    assert (
+        _consent(
+            client, world, pid, granted_by="guardian", guardian_name="王芳", guardian_relation="母亲"
+        ).status_code
+        == 409
+    )
+
+
+def test_enrol_duplicate_warning_and_withdrawal(
+    client: TestClient, world: dict[str, Any], db: Session
+) -> None:
+    a = _person(client, world, "拜登", seq="111")
+    b = _person(client, world, "冒名者", seq="113")
+    for pid in (a, b):
+        assert _consent(client, world, pid).status_code == 201
+    r = _enrol(client, world, a, TRAIN / "biden" / "biden.jpg")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["template"]["model_id"].startswith("faceplugin/") and body["duplicates"] == []
+    assert body["template"]["quality"] > 0.3
+    # the same man enrolled as someone else → a warning naming the first person
+    r = _enrol(client, world, b, TRAIN / "biden" / "biden2.jpg")
+    assert r.status_code == 201
+    assert [d["person_id"] for d in r.json()["duplicates"]] == [a] and r.json()["warnings"]
+    # a different person → no warning
+    c = _person(client, world, "奥巴马", seq="115")
+    _consent(client, world, c)
+    r = _enrol(client, world, c, TRAIN / "obama" / "obama.jpg")
+    assert r.status_code == 201 and r.json()["duplicates"] == []
+    assert client.get(f"{API}/persons/{a}", headers=world["pm"]).json()["has_face"] is True
+    stats = client.get(
+        f"{API}/enrolment/stats", params={"site_id": world["site"]["id"]}, headers=world["pm"]
+    ).json()
+    assert stats["persons_with_face"] == 3 and stats["warning"] is False
+    # withdrawal: templates gone, whitelist marked, QR + PIN issued
+    r = client.post(f"{API}/persons/{a}/consent/withdraw", json={"reason": "本人撤回"}, headers=world["pm"])
+    assert r.status_code == 200, r.text
+    w = r.json()
+    assert w["templates_deleted"] == 1 and len(w["pin"]) == 6 and w["qr_token"].startswith("AJP1.")
+    assert db.scalar(select(func.count()).where(FaceTemplate.person_id == a)) == 0
+    assert db.scalar(select(func.count()).where(PersonCredential.person_id == a)) == 2
+    assert (
+        a
+        in db.scalars(
+            select(WhitelistChange.person_id).where(WhitelistChange.reason == "consent withdrawn")
+        ).all()
+    )
+    assert client.get(f"{API}/persons/{a}", headers=world["pm"]).json()["has_face"] is False
+    assert _enrol(client, world, a, TRAIN / "biden" / "biden.jpg").status_code == 409
+    # the pass verifies with central's key
+    from central.keys import app_signer
+    from contracts.passes import decode_pass
+    from gateway.signing import verify
+
+    signer = app_signer(client.app)
+    payload = decode_pass(
+        w["qr_token"], lambda body, sig: verify(signer.public_key, signer.signer_id, body, sig)
+    )
+    assert payload.person_id == a and payload.kind.value == "resident" and payload.holder == "拜*"
+
+
+@pytest.mark.parametrize(
+    "photo,reason",
+    [
+        ("two_people.jpg", "faces"),
+        ("tiny", "no face"),
+        ("corrupt", "照片不可用"),
+        ("empty", "照片不可用"),
+        ("text", "照片不可用"),
+    ],
+)
+def test_bad_photos(client: TestClient, world: dict[str, Any], db: Session, photo: str, reason: str) -> None:
+    pid = _person(client, world, "测试")
+    _consent(client, world, pid)
+    if photo == "corrupt":
+        data = (EX / "obama.jpg").read_bytes()[:3000]
+    elif photo == "empty":
+        data = b""
+    elif photo == "tiny":  # a 60 px face on a 1200 px canvas: too small to find or use
+        import cv2
+        import numpy as np
+
+        canvas = np.full((1200, 1200, 3), 128, np.uint8)
+        canvas[500:560, 500:560] = cv2.resize(cv2.imread(str(EX / "obama.jpg")), (60, 60))
+        data = cv2.imencode(".jpg", canvas)[1].tobytes()
+    elif photo == "text":
+        data = b"<?php system($_GET['c']); ?>"
+    else:
+        data = (EX / photo).read_bytes()
+    r = client.post(
+        f"{API}/persons/{pid}/faces", files={"photo": ("p.jpg", data, "image/jpeg")}, headers=world["pm"]
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["fields"][0]["field"] == "photo"
+    assert reason in r.json()["message"] + r.json()["message_en"]
+    assert db.scalar(select(func.count()).select_from(FaceTemplate)) == 0
+
+
+def test_huge_upload_is_413(client: TestClient, world: dict[str, Any]) -> None:
+    pid = _person(client, world, "大图")
+    _consent(client, world, pid)
+    big = b"\xff\xd8" + b"\0" * (10 * 1024 * 1024 + 10)
+    r = client.post(
+        f"{API}/persons/{pid}/faces", files={"photo": ("big.jpg", big, "image/jpeg")}, headers=world["pm"]
+    )
+    assert r.status_code == 413 and r.json()["fields"][0]["field"] == "photo"
+    r = client.post(
+        f"{API}/persons/{pid}/faces",
+        content=b"x" * 10,
+        headers={**world["pm"], "Content-Length": str(10**12)},
+    )
+    assert r.status_code == 413
+
+
+def test_bulk_zip_with_progress(client: TestClient, world: dict[str, Any]) -> None:
+    names = {"alex_lacamoire": "亚历克斯", "kit_harington": "基特", "rose_leslie": "罗斯"}
+    ids = {}
+    for i, (folder, name) in enumerate(names.items()):
+        idn = make_id("19800101", f"{i + 1:02d}1")
+        r = client.post(
+            f"{API}/persons",
+            json={"site_id": world["site"]["id"], "name": name, "id_number": idn},
+            headers=world["pm"],
+        )
+        ids[folder] = (r.json()["id"], idn)
+        if folder != "rose_leslie":
+            _consent(client, world, r.json()["id"])
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for folder, (_pid, idn) in ids.items():
+            first = sorted((TRAIN / folder).iterdir())[0]
+            zf.writestr(f"photos/{idn}.jpg", first.read_bytes())
+        zf.writestr("photos/110105194912310021.jpg", b"not a person here")
+    r = client.post(
+        f"{API}/enrolment/bulk",
+        params={"site_id": world["site"]["id"]},
+        files={"archive": ("faces.zip", buf.getvalue(), "application/zip")},
+        headers=world["pm"],
+    )
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    for _ in range(600):
+        job = client.get(f"{API}/jobs/{job_id}", headers=world["pm"]).json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert job["status"] == "done", job
+    assert job["total"] == 4 and job["done"] == 2 and job["failed"] == 2
+    assert "同意" in job["report"]  # rose_leslie has no consent
+    r = client.post(
+        f"{API}/enrolment/bulk",
+        params={"site_id": world["site"]["id"]},
+        files={"archive": ("x.zip", b"PK\x03\x04garbage", "application/zip")},
+        headers=world["pm"],
+    )
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "file"
