@@ -21,7 +21,15 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from contracts.messages import Ident, Message
 
@@ -40,19 +48,31 @@ class PassFormatError(ValueError):
 
 
 class PassPayload(Message):
-    """What a pass grants: who (masked), for which household, where and when."""
+    """What a pass grants: who (masked), for which household, where and when.
+
+    On the wire the keys are one or two letters and times are Unix seconds: the token must
+    stay small enough for a gate camera's QR decoder (``cv2.QRCodeDetector``) to read.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     v: Literal[1] = 1
-    pass_id: str = Field(min_length=1, max_length=64)
-    site_id: Ident
-    kind: PassKind = PassKind.visitor
-    holder: str = Field(default="", max_length=32, description="masked holder name, e.g. 张*")
-    person_id: str | None = Field(default=None, max_length=64, description="resident passes: the person")
-    host_household_id: str | None = Field(default=None, max_length=64)
-    valid_from: AwareDatetime
-    valid_until: AwareDatetime
-    rings: list[int] = Field(default_factory=lambda: [1, 2, 3], max_length=4)
-    zone_ids: list[Ident] = Field(default_factory=list, max_length=32, description="empty = every zone")
+    pass_id: str = Field(alias="p", min_length=1, max_length=64)
+    site_id: Ident = Field(alias="s")
+    kind: PassKind = Field(PassKind.visitor, alias="k")
+    holder: str = Field("", alias="h", max_length=32, description="masked holder name, e.g. 张*")
+    person_id: str | None = Field(None, alias="pe", max_length=64, description="resident passes: the person")
+    host_household_id: str | None = Field(None, alias="hh", max_length=64)
+    valid_from: AwareDatetime = Field(alias="f")
+    valid_until: AwareDatetime = Field(alias="u")
+    rings: list[int] = Field(default_factory=lambda: [1, 2, 3], alias="r", max_length=4)
+    zone_ids: list[Ident] = Field(
+        default_factory=list, alias="z", max_length=32, description="empty = every zone"
+    )
+
+    @field_serializer("valid_from", "valid_until")
+    def _unix(self, value: datetime) -> int:
+        return int(value.timestamp())
 
     @field_validator("valid_from", "valid_until")
     @classmethod
@@ -96,7 +116,7 @@ def _b64d(text: str) -> bytes:
 
 def payload_bytes(payload: PassPayload) -> bytes:
     """The bytes that are signed (compact JSON, no nulls to keep the QR small)."""
-    return payload.model_dump_json(exclude_none=True).encode("utf-8")
+    return payload.model_dump_json(exclude_none=True, by_alias=True).encode("utf-8")
 
 
 def encode_pass(payload: PassPayload, sign: Callable[[bytes], bytes]) -> str:

@@ -1,0 +1,147 @@
+"""Visitor passes: signature, tampering, QR readable by a camera decoder, visit records, expiry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import cv2
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from anju.clock import FakeClock
+from central.db import make_session_factory
+from central.errors import Conflict, NotFound, ValidationFailed
+from central.ingest import Ingestor
+from central.models.visitors import Visit
+from central.services.visitors import issue_resident_pass, issue_visitor_pass, pass_png, revoke_pass
+from contracts import PersonKind
+from contracts.messages import Credential
+from contracts.passes import PassFormatError, PassKind, decode_pass, split_pass
+from gateway.signing import Signer, verify
+from tests.central.ops_helpers import household, pass_event, person
+
+
+@pytest.fixture
+def signer() -> Signer:
+    return Signer("central", Ed25519PrivateKey.generate())
+
+
+def _verifier(signer: Signer):  # type: ignore[no-untyped-def]
+    return lambda body, sig: verify(signer.public_key, signer.signer_id, body, sig)
+
+
+def test_pass_signed_masked_and_tamper_evident(
+    db: Session, clock: FakeClock, make_site, signer: Signer
+) -> None:
+    site = make_site()
+    now = clock.now()
+    hh = household(db, site, now)
+    _, vpass = issue_visitor_pass(
+        db,
+        signer.sign,
+        site_id=site.id,
+        host_household_id=hh.id,
+        name="司马访客",
+        valid_from=now,
+        valid_until=now + timedelta(days=1),
+        now=now,
+        rings=[1, 2],
+        zone_codes=["gate-n"],
+    )
+    payload = decode_pass(vpass.token, _verifier(signer))
+    assert payload.pass_id == vpass.id and payload.kind is PassKind.visitor and payload.holder == "司***"
+    assert payload.allows(ring=1, zone_id="gate-n") and not payload.allows(ring=3, zone_id=None)
+    assert not payload.allows(ring=1, zone_id="gate-s")
+    body, _sig = split_pass(vpass.token)
+    assert "司马" not in body.decode()
+    other = Signer("central", Ed25519PrivateKey.generate())
+    with pytest.raises(PassFormatError):
+        decode_pass(vpass.token, _verifier(other))  # another key
+    prefix, b64, s64 = vpass.token.split(".")
+    forged = f"{prefix}.{b64[:-2]}{'A' if b64[-2] != 'A' else 'B'}{b64[-1]}.{s64}"
+    with pytest.raises(PassFormatError):
+        decode_pass(forged, _verifier(signer))  # altered payload
+    with pytest.raises(PassFormatError):
+        decode_pass("hello", _verifier(signer))
+    # the PNG decodes back to the exact token with OpenCV's QR reader (what a gate camera runs)
+    png = pass_png(vpass.token)
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    assert text == vpass.token
+
+
+def test_pass_input_errors(db: Session, clock: FakeClock, make_site, signer: Signer) -> None:
+    site, other = make_site(), make_site()
+    now = clock.now()
+    hh = household(db, site, now)
+    foreign = household(db, other, now, number="9")
+    kw = {"valid_from": now, "valid_until": now + timedelta(hours=1), "now": now}
+    with pytest.raises(NotFound):
+        issue_visitor_pass(db, signer.sign, site_id=site.id, host_household_id=foreign.id, name="x", **kw)
+    with pytest.raises(ValidationFailed):
+        issue_visitor_pass(db, signer.sign, site_id=site.id, host_household_id=hh.id, name="  ", **kw)
+    with pytest.raises(ValidationFailed):
+        issue_visitor_pass(
+            db, signer.sign, site_id=site.id, host_household_id=hh.id, name="x", rings=[5], **kw
+        )
+    with pytest.raises(ValidationFailed):
+        issue_visitor_pass(
+            db,
+            signer.sign,
+            site_id=site.id,
+            host_household_id=hh.id,
+            name="x",
+            valid_from=now,
+            valid_until=now + timedelta(days=400),
+            now=now,
+        )
+    resident = person(db, site, now, "不刷脸", household_id=hh.id)
+    rp = issue_resident_pass(
+        db, signer.sign, person_id=resident.id, valid_from=now, valid_until=now + timedelta(days=365), now=now
+    )
+    payload = decode_pass(rp.token, _verifier(signer))
+    assert payload.kind is PassKind.resident and payload.person_id == resident.id
+    revoke_pass(db, rp, "lost phone", now)
+    with pytest.raises(Conflict):
+        revoke_pass(db, rp, "again", now)
+
+
+def test_visit_records_from_pass_events(
+    engine: Engine, db: Session, clock: FakeClock, make_site, signer: Signer
+) -> None:
+    site = make_site()
+    now = clock.now()
+    hh = household(db, site, now)
+    visitor, vpass = issue_visitor_pass(
+        db,
+        signer.sign,
+        site_id=site.id,
+        host_household_id=hh.id,
+        name="访客",
+        valid_from=now,
+        valid_until=now + timedelta(hours=6),
+        now=now,
+    )
+    ing = Ingestor(make_session_factory(engine), clock)
+    qr = {"credential": Credential.qr, "pass_id": vpass.id, "person_kind": PersonKind.visitor}
+    ing.on_events(
+        [pass_event(site, now + timedelta(minutes=1), f"pass:{vpass.id}", ring=1, direction="in", **qr)]
+    )
+    ing.on_events(
+        [pass_event(site, now + timedelta(minutes=3), f"pass:{vpass.id}", ring=3, direction="in", **qr)]
+    )
+    ing.on_events(
+        [pass_event(site, now + timedelta(hours=2), f"pass:{vpass.id}", ring=1, direction="out", **qr)]
+    )
+    db.expire_all()
+    (visit,) = db.scalars(select(Visit)).all()
+    assert visit.visitor_id == visitor.id and visit.host_household_id == hh.id
+    assert visit.entered_at == now + timedelta(minutes=1) and visit.left_at == now + timedelta(hours=2)
+    ing.on_events(
+        [pass_event(site, now + timedelta(hours=3), f"pass:{vpass.id}", ring=1, direction="in", **qr)]
+    )
+    db.expire_all()
+    assert len(db.scalars(select(Visit)).all()) == 2  # a second visit on the same pass
