@@ -20,16 +20,24 @@ def _setup(client: TestClient, login: Any) -> tuple[dict[str, str], dict[str, An
     _, admin_h = login("admin")
     site = client.post(
         f"{API}/sites",
-        json={"name": "阳光小区", "code": "yg01", "division_code": "330106", "street": "北山街道", "community": "曙光社区"},
+        json={
+            "name": "阳光小区",
+            "code": "yg01",
+            "division_code": "330106",
+            "street": "北山街道",
+            "community": "曙光社区",
+        },
         headers=admin_h,
     ).json()
     return admin_h, site
 
 
 def test_place_hierarchy_and_address(client: TestClient, login: Any) -> None:
-    admin_h, site = _setup(client, login)
+    _admin_h, site = _setup(client, login)
     _, pm_h = login("property_manager", [site["id"]])
-    b = client.post(f"{API}/buildings", json={"site_id": site["id"], "number": "3", "floors": 18}, headers=pm_h)
+    b = client.post(
+        f"{API}/buildings", json={"site_id": site["id"], "number": "3", "floors": 18}, headers=pm_h
+    )
     assert b.status_code == 201, b.text
     h = client.post(
         f"{API}/houses",
@@ -41,7 +49,9 @@ def test_place_hierarchy_and_address(client: TestClient, login: Any) -> None:
     assert house["site_id"] == site["id"]
     assert house["address"].endswith("北山街道 曙光社区 阳光小区 3栋2单元5层502室")
     dup = client.post(
-        f"{API}/houses", json={"building_id": b.json()["id"], "unit": "2", "floor": 5, "room": "502"}, headers=pm_h
+        f"{API}/houses",
+        json={"building_id": b.json()["id"], "unit": "2", "floor": 5, "room": "502"},
+        headers=pm_h,
     )
     assert dup.status_code == 409 and dup.json()["fields"][0]["field"] == "room"
     too_high = client.post(
@@ -50,7 +60,12 @@ def test_place_hierarchy_and_address(client: TestClient, login: Any) -> None:
     assert too_high.status_code == 422 and too_high.json()["fields"][0]["field"] == "floor"
     hh = client.post(
         f"{API}/households",
-        json={"house_id": house["id"], "name": "李家", "lease_start": "2026-01-01", "lease_end": "2025-01-01"},
+        json={
+            "house_id": house["id"],
+            "name": "李家",
+            "lease_start": "2026-01-01",
+            "lease_end": "2025-01-01",
+        },
         headers=pm_h,
     )
     assert hh.status_code == 422
@@ -66,9 +81,13 @@ def test_rental_qr_sign_resolve_revoke(client: TestClient, login: Any) -> None:
     _, gw_h = login("grid_worker", [site["id"]])
     b = client.post(f"{API}/buildings", json={"site_id": site["id"], "number": "1"}, headers=pm_h).json()
     h = client.post(
-        f"{API}/houses", json={"building_id": b["id"], "floor": 1, "room": "101", "usage": "rental"}, headers=pm_h
+        f"{API}/houses",
+        json={"building_id": b["id"], "floor": 1, "room": "101", "usage": "rental"},
+        headers=pm_h,
     ).json()
-    own = client.post(f"{API}/houses", json={"building_id": b["id"], "floor": 1, "room": "102"}, headers=pm_h).json()
+    own = client.post(
+        f"{API}/houses", json={"building_id": b["id"], "floor": 1, "room": "102"}, headers=pm_h
+    ).json()
     assert client.get(f"{API}/houses/{own['id']}/qr", headers=pm_h).status_code == 422
     token = client.get(f"{API}/houses/{h['id']}/qr", headers=pm_h).json()["token"]
     assert token.startswith("AJH1.")
@@ -92,12 +111,16 @@ def test_rental_qr_sign_resolve_revoke(client: TestClient, login: Any) -> None:
 def test_cross_site_references_refused(client: TestClient, login: Any) -> None:
     admin_h, site = _setup(client, login)
     other = client.post(f"{API}/sites", json={"name": "B", "code": "b02"}, headers=admin_h).json()
-    b_other = client.post(f"{API}/buildings", json={"site_id": other["id"], "number": "9"}, headers=admin_h).json()
+    b_other = client.post(
+        f"{API}/buildings", json={"site_id": other["id"], "number": "9"}, headers=admin_h
+    ).json()
     h_other = client.post(
         f"{API}/houses", json={"building_id": b_other["id"], "floor": 1, "room": "1"}, headers=admin_h
     ).json()
     r = client.post(
-        f"{API}/organisations", json={"site_id": site["id"], "name": "小卖部", "house_id": h_other["id"]}, headers=admin_h
+        f"{API}/organisations",
+        json={"site_id": site["id"], "name": "小卖部", "house_id": h_other["id"]},
+        headers=admin_h,
     )
     assert r.status_code == 422 and r.json()["fields"][0]["field"] == "house_id"
 
@@ -111,7 +134,11 @@ def test_hostile_strings_in_place_fields(client: TestClient, login: Any) -> None
     # free text keeps SQL/HTML verbatim (it is data), but refuses control characters and overlong values
     ok = client.post(
         f"{API}/organisations",
-        json={"site_id": site["id"], "name": "<b>Bobby'); DROP TABLE sites;--</b> 🍜店", "contact_name": "王😀"},
+        json={
+            "site_id": site["id"],
+            "name": "<b>Bobby'); DROP TABLE sites;--</b> 🍜店",
+            "contact_name": "王😀",
+        },
         headers=admin_h,
     )
     assert ok.status_code == 201, ok.text
@@ -120,7 +147,9 @@ def test_hostile_strings_in_place_fields(client: TestClient, login: Any) -> None
         r = client.post(f"{API}/organisations", json={"site_id": site["id"], "name": bad}, headers=admin_h)
         assert r.status_code == 422 and r.json()["fields"][0]["field"] == "name"
     r = client.post(
-        f"{API}/organisations", json={"site_id": site["id"], "name": "x", "credit_code": "123"}, headers=admin_h
+        f"{API}/organisations",
+        json={"site_id": site["id"], "name": "x", "credit_code": "123"},
+        headers=admin_h,
     )
     assert r.status_code == 422 and r.json()["fields"][0]["field"] == "credit_code"
     assert client.get(f"{API}/sites", headers=admin_h).status_code == 200
@@ -129,11 +158,19 @@ def test_hostile_strings_in_place_fields(client: TestClient, login: Any) -> None
 def test_out_of_range_dates_and_numbers(client: TestClient, login: Any) -> None:
     admin_h, site = _setup(client, login)
     b = client.post(f"{API}/buildings", json={"site_id": site["id"], "number": "1"}, headers=admin_h).json()
-    h = client.post(f"{API}/houses", json={"building_id": b["id"], "floor": 1, "room": "1"}, headers=admin_h).json()
-    for field, value in [("lease_start", "0001-01-01"), ("lease_end", "9999-12-31"), ("lease_start", "2026-02-30")]:
+    h = client.post(
+        f"{API}/houses", json={"building_id": b["id"], "floor": 1, "room": "1"}, headers=admin_h
+    ).json()
+    for field, value in [
+        ("lease_start", "0001-01-01"),
+        ("lease_end", "9999-12-31"),
+        ("lease_start", "2026-02-30"),
+    ]:
         r = client.post(f"{API}/households", json={"house_id": h["id"], field: value}, headers=admin_h)
         assert r.status_code == 422 and r.json()["fields"][0]["field"] == field
-    r = client.post(f"{API}/houses", json={"building_id": b["id"], "floor": 10**12, "room": "2"}, headers=admin_h)
+    r = client.post(
+        f"{API}/houses", json={"building_id": b["id"], "floor": 10**12, "room": "2"}, headers=admin_h
+    )
     assert r.status_code == 422
     r = client.get(f"{API}/houses", params={"site_id": site["id"], "limit": 10**9}, headers=admin_h)
     assert r.status_code == 422 and r.json()["fields"][0]["field"] == "limit"
