@@ -150,9 +150,9 @@ def list_access_rules(*, site_id: str, session: SessionDep, user: Viewer) -> lis
     return list(session.scalars(select(AccessRule).where(AccessRule.site_id == site_id)))
 
 
-@router.delete("/access-rules/{rule_id}", status_code=204)
-def delete_access_rule(*, rule_id: str, session: SessionDep, user: Manager) -> None:
-    rule = session.get(AccessRule, rule_id)
+@router.delete("/access-rules/{access_rule_id}", status_code=204)
+def delete_access_rule(*, access_rule_id: str, session: SessionDep, user: Manager) -> None:
+    rule = session.get(AccessRule, access_rule_id)
     if rule is None:
         raise NotFound("规则不存在", "rule not found")
     ensure_site_access(user, rule.site_id)

@@ -97,3 +97,112 @@ def person(db: Session, site: Site, now: datetime, name: str = "张三", **kw: A
     db.add(p)
     db.commit()
     return p
+
+
+# ---------------------------------------------------------------- authz matrix factories
+
+
+def _stamp(now: datetime) -> dict[str, Any]:
+    return {"created_at": now, "updated_at": now}
+
+
+def _alert_rule(db: Session, site: Site, clock: Any) -> str:
+    from central.models.alerts import AlertRule
+
+    r = AlertRule(site_id=site.id, name="b", type="stranger", params={}, **_stamp(clock.now()))
+    db.add(r)
+    db.commit()
+    return r.id
+
+
+def _alert(db: Session, site: Site, clock: Any) -> str:
+    from central.models.alerts import Alert
+
+    a = Alert(
+        site_id=site.id,
+        type="stranger",
+        severity="low",
+        title_zh="x",
+        title_en="x",
+        dedup_key="b",
+        first_at=clock.now(),
+        last_at=clock.now(),
+    )
+    db.add(a)
+    db.commit()
+    return a.id
+
+
+def _access_rule(db: Session, site: Site, clock: Any) -> str:
+    from central.models.zones import AccessRule
+
+    r = AccessRule(site_id=site.id, subject_type="group", subject_value="owner", **_stamp(clock.now()))
+    db.add(r)
+    db.commit()
+    return r.id
+
+
+def _device(db: Session, site: Site, clock: Any) -> str:
+    from central.models.zones import Device, Zone
+
+    z = Zone(site_id=site.id, code=f"z{uuid.uuid4().hex[:6]}", name="b", ring=1, **_stamp(clock.now()))
+    db.add(z)
+    db.flush()
+    d = Device(
+        site_id=site.id,
+        zone_id=z.id,
+        code=f"d{uuid.uuid4().hex[:6]}",
+        type="lpr",
+        node_id="n",
+        **_stamp(clock.now()),
+    )
+    db.add(d)
+    db.commit()
+    return d.id
+
+
+def _webhook(db: Session, site: Site, clock: Any) -> str:
+    from central.models.alerts import Webhook
+
+    w = Webhook(site_id=site.id, url="http://127.0.0.1:9/x", secret="s", **_stamp(clock.now()))
+    db.add(w)
+    db.commit()
+    return w.id
+
+
+def _pass(db: Session, site: Site, clock: Any) -> str:
+    from central.models.visitors import VisitorPass
+
+    now = clock.now()
+    p = VisitorPass(
+        id=str(uuid.uuid4()),
+        site_id=site.id,
+        valid_from=now,
+        valid_until=now,
+        rings=[1],
+        token="t",
+        **_stamp(now),
+    )
+    db.add(p)
+    db.commit()
+    return p.id
+
+
+def _vehicle(db: Session, site: Site, clock: Any) -> str:
+    from central.models.vehicles import Vehicle
+
+    v = Vehicle(site_id=site.id, plate=f"B{uuid.uuid4().hex[:6]}", **_stamp(clock.now()))
+    db.add(v)
+    db.commit()
+    return v.id
+
+
+OPS_FACTORIES = {
+    "rule_id": _alert_rule,
+    "alert_id": _alert,
+    "access_rule_id": _access_rule,
+    "device_id": _device,
+    "webhook_id": _webhook,
+    "pass_id": _pass,
+    "vehicle_id": _vehicle,
+}
