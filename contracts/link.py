@@ -66,3 +66,30 @@ class WhitelistRequest(Message):
     node_id: Ident
     have_version: int = Field(ge=0)
     requested_at: AwareDatetime
+
+
+class EventBatch(Message):
+    """Several consecutive events of one node under one signature (topic ``…/events/batch``).
+
+    Central checks each event on its own: one bad event is dead-lettered, the
+    rest of the batch is stored.
+    """
+
+    type: Literal["event_batch"] = "event_batch"
+    site_id: Ident
+    node_id: Ident
+    events: list[dict[str, object]] = Field(
+        min_length=1, max_length=10_000, description="event objects (see event.json), oldest first"
+    )
+
+
+class CentralOnline(Message):
+    """Central → nodes of a site: a consumer (re)subscribed; resend what it has not acknowledged now.
+
+    Saves nodes waiting out their ack timeout after a broker restart in which
+    their first publishes reached no subscriber.
+    """
+
+    type: Literal["central_online"] = "central_online"
+    site_id: Ident
+    at: AwareDatetime

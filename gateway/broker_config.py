@@ -182,6 +182,7 @@ def acl_text(site_id: str, central_identity: str = CENTRAL_IDENTITY) -> str:
             f"topic read {base}/+/whitelist/request",
             f"topic write {base}/+/ack",
             f"topic write {base}/+/cmd/door",
+            f"topic write {base}/central/online",
             f"topic readwrite {base}/whitelist/#",
             "",
             "# every node (%u = its certificate CN): publish only under its own topics,",
@@ -193,6 +194,7 @@ def acl_text(site_id: str, central_identity: str = CENTRAL_IDENTITY) -> str:
             f"pattern read {base}/%u/ack",
             f"pattern read {base}/%u/cmd/door",
             f"pattern read {base}/whitelist/#",
+            f"pattern read {base}/central/online",
             "",
         ]
     )

@@ -19,15 +19,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from anju.clock import Clock, SystemClock
 from anju.errors import AnjuError
-from contracts.link import EventAck, WhitelistRequest, WhitelistVersionReport
+from contracts.link import CentralOnline, EventAck, WhitelistRequest, WhitelistVersionReport
 from contracts.messages import EVENT_ADAPTER, SCHEMA_VERSION, Event, HeartbeatEvent
 from contracts.whitelist import DoorCommand, WhitelistDelta, WhitelistSnapshot
 from gateway import topics
@@ -38,6 +38,20 @@ from gateway.signing import CENTRAL_SIGNER_ID, KeyRegistry, Signer, Verification
 from gateway.store import Accepted, DeadLetter, SqlEventStore, StoreResult
 
 log = logging.getLogger(__name__)
+
+
+class _TypedBatch(BaseModel):
+    """The fast-path view of an :class:`~contracts.link.EventBatch` (every event valid)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["event_batch"]
+    site_id: str
+    node_id: str
+    events: list[Event]
+
+
+_TYPED_BATCH: TypeAdapter[_TypedBatch] = TypeAdapter(_TypedBatch)
 
 
 class GatewayError(AnjuError):
@@ -93,6 +107,8 @@ class CentralConsumer:
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
+        self._sub_mid: int | None = None
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._thread: threading.Thread | None = None
@@ -132,9 +148,20 @@ class CentralConsumer:
         site, group = self.config.site_id, self.config.share_group
         subs = [(topics.central_event_subscription(site, group), 1)]
         subs += [(t, 1) for t in topics.central_node_subscriptions(site, group)]
-        client.subscribe(subs)
+        _rc, self._sub_mid = client.subscribe(subs)
         self._connected.set()
         log.info("central consumer connected, subscribed to %s", [s for s, _ in subs])
+
+    def _on_subscribe(self, client: mqtt.Client, _u: Any, mid: int, codes: list[Any], _p: Any) -> None:
+        if mid != self._sub_mid:
+            return
+        refused = [c for c in codes if reason_failed(c)]
+        if refused:
+            log.error("broker refused central's subscriptions: %s", refused)
+        if self.config.site_id is not None:
+            # Nodes that published while nobody was subscribed resend now instead of after their timeout.
+            hello = CentralOnline(site_id=self.config.site_id, at=self.clock.now())
+            client.publish(topics.central_online_topic(self.config.site_id), self.signer.seal(hello), qos=1)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self._connected.clear()
@@ -194,11 +221,11 @@ class CentralConsumer:
             if topics.parse_event_topic(msg.topic) is None:
                 self._handle_node_message(msg, dead)
                 continue
-            outcome = self._check_event(msg, now, acks)
-            if isinstance(outcome, DeadLetter):
-                dead.append(outcome)
-            else:
-                accepted.append(outcome)
+            for outcome in self._check_message(msg, now, acks):
+                if isinstance(outcome, DeadLetter):
+                    dead.append(outcome)
+                else:
+                    accepted.append(outcome)
         result = self.store.store(accepted, dead, now, self.config.seq_window)
         for letter in dead:
             self.metrics.rejected.labels(reason=letter.reason).inc()
@@ -220,55 +247,129 @@ class CentralConsumer:
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         return result
 
-    def _check_event(
-        self, msg: RawMessage, now: Any, acks: dict[tuple[str, str], list[int]]
-    ) -> Accepted | DeadLetter:
-        def dead(reason: str, detail: str) -> DeadLetter:
-            return DeadLetter(
-                topic=msg.topic, payload=msg.payload, reason=reason, detail=detail, received_at=now
-            )
+    def _check_message(
+        self, msg: RawMessage, now: datetime, acks: dict[tuple[str, str], list[int]]
+    ) -> list[Accepted | DeadLetter]:
+        """One event message (single event or batch) → an outcome per event."""
+
+        def dead(reason: str, detail: str, payload: bytes | None = None) -> DeadLetter:
+            return DeadLetter(msg.topic, msg.payload if payload is None else payload, reason, detail, now)
 
         if len(msg.payload) > self.config.max_payload_bytes:
-            return dead("oversized", f"{len(msg.payload)} bytes > {self.config.max_payload_bytes}")
+            return [dead("oversized", f"{len(msg.payload)} bytes > {self.config.max_payload_bytes}")]
         where = topics.parse_event_topic(msg.topic)
-        assert where is not None  # checked by the caller
+        if where is None:
+            return [dead("bad_topic", f"not an event topic: {msg.topic}")]
         try:
             env, key = open_envelope(msg.payload, self.keys)
         except VerificationError as exc:
-            return dead(exc.reason, exc.message)
+            return [dead(exc.reason, exc.message)]
         if key.site_id != where.site_id or key.signer_id != where.node_id:
-            return dead(
-                "identity_mismatch",
-                f"signed by {key.site_id}/{key.signer_id}, topic {where.site_id}/{where.node_id}",
-            )
+            return [
+                dead(
+                    "identity_mismatch",
+                    f"signed by {key.site_id}/{key.signer_id}, topic {where.site_id}/{where.node_id}",
+                )
+            ]
+        fast = self._fast_path(env.payload, where, msg.payload, dead, now, acks)
+        if fast is not None:
+            return fast
+        # Something in it is wrong: go event by event to find what, and keep the rest.
         try:
             data = json.loads(env.payload)
         except ValueError as exc:
-            return dead("malformed", f"payload is not JSON: {exc}")
+            return [dead("malformed", f"payload is not JSON: {exc}")]
         if not isinstance(data, dict):
-            return dead("malformed", "payload is not a JSON object")
+            return [dead("malformed", "payload is not a JSON object")]
+        if where.kind != topics.EVENT_BATCH:
+            return [self._check_event(data, where, msg.payload, dead, now, acks)]
+        if (
+            data.get("type") != "event_batch"
+            or data.get("site_id") != where.site_id
+            or data.get("node_id") != where.node_id
+            or not isinstance(data.get("events"), list)
+        ):
+            return [dead("malformed", "not an event batch of this node")]
+        out: list[Accepted | DeadLetter] = []
+        for item in data["events"]:
+            if not isinstance(item, dict):
+                out.append(dead("malformed", "batch item is not a JSON object", json.dumps(item).encode()))
+                continue
+            out.append(self._check_event(item, where, None, dead, now, acks))
+        return out
+
+    def _fast_path(
+        self,
+        payload: str,
+        where: topics.EventTopic,
+        raw: bytes,
+        dead: Callable[..., DeadLetter],
+        now: datetime,
+        acks: dict[tuple[str, str], list[int]],
+    ) -> list[Accepted | DeadLetter] | None:
+        """Validate a well-formed message in one pass (pydantic-core); None when it is not well-formed."""
+        try:
+            if where.kind == topics.EVENT_BATCH:
+                batch = _TYPED_BATCH.validate_json(payload)
+                if batch.site_id != where.site_id or batch.node_id != where.node_id:
+                    return None
+                pairs = [(ev, ev.model_dump_json()) for ev in batch.events]
+            else:
+                event = EVENT_ADAPTER.validate_json(payload)
+                pairs = [(event, payload)]
+        except ValidationError:
+            return None
+        out: list[Accepted | DeadLetter] = []
+        for event, text in pairs:
+            acks[(where.site_id, where.node_id)].append(event.seq)
+            refusal = self._refuse(event, where, now)
+            if refusal is None:
+                out.append(Accepted(event=event, payload=text))
+            else:
+                out.append(dead(refusal[0], refusal[1], raw if len(pairs) == 1 else text.encode()))
+        return out
+
+    def _refuse(self, event: Event, where: topics.EventTopic, now: datetime) -> tuple[str, str] | None:
+        """Identity and replay-window checks on a valid event; (reason, detail) when refused."""
+        if event.site_id != where.site_id or event.node_id != where.node_id:
+            return "identity_mismatch", f"event says {event.site_id}/{event.node_id}, topic {where}"
+        if where.kind not in (topics.EVENT_BATCH, event.kind):
+            return "identity_mismatch", f"{event.kind} event on the {where.kind} topic"
+        if event.captured_at < now - timedelta(seconds=self.config.max_event_age_s):
+            return "replay_window", f"captured_at {event.captured_at} is older than the replay window"
+        if event.captured_at > now + timedelta(seconds=self.config.max_clock_skew_s):
+            return "replay_window", f"captured_at {event.captured_at} is in the future"
+        return None
+
+    def _check_event(
+        self,
+        data: dict[str, Any],
+        where: topics.EventTopic,
+        raw: bytes | None,
+        dead: Callable[..., DeadLetter],
+        now: datetime,
+        acks: dict[tuple[str, str], list[int]],
+    ) -> Accepted | DeadLetter:
+        def own(reason: str, detail: str) -> DeadLetter:
+            # In a batch, keep the offending event itself, not the whole batch.
+            return dead(reason, detail, raw if raw is not None else json.dumps(data).encode())
+
         seq = data.get("seq")
         if isinstance(seq, int) and seq >= 0:
             # Verified as this node's: acknowledge even if refused below, so it is not resent forever.
             acks[(where.site_id, where.node_id)].append(seq)
         if data.get("schema_version") != SCHEMA_VERSION:
-            return dead(
+            return own(
                 "schema_version", f"schema_version {data.get('schema_version')!r}, want {SCHEMA_VERSION}"
             )
         try:
             event = EVENT_ADAPTER.validate_python(data)
         except ValidationError as exc:
-            return dead("invalid_event", str(exc.errors()[:3])[:1000])
-        if event.site_id != where.site_id or event.node_id != where.node_id or event.kind != where.kind:
-            return dead(
-                "identity_mismatch",
-                f"event says {event.site_id}/{event.node_id}/{event.kind}, topic {msg.topic}",
-            )
-        if event.captured_at < now - timedelta(seconds=self.config.max_event_age_s):
-            return dead("replay_window", f"captured_at {event.captured_at} is older than the replay window")
-        if event.captured_at > now + timedelta(seconds=self.config.max_clock_skew_s):
-            return dead("replay_window", f"captured_at {event.captured_at} is in the future")
-        return Accepted(event=event, payload=data)
+            return own("invalid_event", str(exc.errors()[:3])[:1000])
+        refusal = self._refuse(event, where, now)
+        if refusal is not None:
+            return own(*refusal)
+        return Accepted(event=event, payload=event.model_dump_json())
 
     def _handle_node_message(self, msg: RawMessage, dead: list[DeadLetter]) -> None:
         now = self.clock.now()

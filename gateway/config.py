@@ -51,14 +51,17 @@ class EdgeLinkConfig(StrictModel):
         default=2000, ge=1, le=100_000, description="events sent but not yet acknowledged by central"
     )
     ack_timeout_s: float = Field(
-        default=30.0, gt=0, le=3600, description="resend events central has not acknowledged after this"
+        default=10.0, gt=0, le=3600, description="resend events central has not acknowledged after this"
     )
     max_whitelist_age_s: float = Field(
         default=300.0, gt=0, description="trust the local list this long without confirmation from central"
     )
     heartbeat_interval_s: float = Field(default=30.0, gt=0, le=3600)
     max_clock_skew_s: float = Field(default=120.0, ge=0, description="door command issued_at tolerance")
-    max_event_bytes: int = Field(default=512 * 1024, ge=1024, le=64 * 1024 * 1024)
+    batch_max_events: int = Field(
+        default=200, ge=1, le=10_000, description="events sent under one signature when a backlog exists"
+    )
+    batch_max_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
 
 
 class CentralLinkConfig(StrictModel):

@@ -25,13 +25,13 @@ import paho.mqtt.client as mqtt
 from pydantic import Field, TypeAdapter, ValidationError
 
 from anju.clock import Clock, SystemClock
-from contracts.link import EventAck, WhitelistRequest, WhitelistVersionReport
+from contracts.link import CentralOnline, EventAck, EventBatch, WhitelistRequest, WhitelistVersionReport
 from contracts.messages import EventBase, HeartbeatEvent
 from contracts.whitelist import DoorCommand, WhitelistDelta, WhitelistSnapshot
 from gateway import topics
 from gateway.config import EdgeLinkConfig
 from gateway.mqtt import connect_async, make_client, reason_failed
-from gateway.outbox import Outbox
+from gateway.outbox import Outbox, OutboxItem
 from gateway.signing import (
     CENTRAL_SIGNER_ID,
     NodeKey,
@@ -126,7 +126,14 @@ class EdgeLink:
         self._on_whitelist: list[Callable[[WhitelistMessage], None]] = []
         self._on_door_command: list[Callable[[DoorCommand], None]] = []
         self._on_stale: list[Callable[[float], None]] = []
-        self.stats = {"published": 0, "acked": 0, "resends": 0, "refused_by_broker": 0, "rejected_in": 0}
+        self.stats = {
+            "messages": 0,
+            "published": 0,
+            "acked": 0,
+            "resends": 0,
+            "refused_by_broker": 0,
+            "rejected_in": 0,
+        }
 
     # -- public API -------------------------------------------------------------
 
@@ -255,6 +262,7 @@ class EdgeLink:
         subs = [
             (topics.ack_topic(site, node), 1),
             (topics.door_command_topic(site, node), 1),
+            (topics.central_online_topic(site), 1),
             (f"{topics.PREFIX}/{site}/whitelist/all/+", 1),
         ]
         subs += [(f"{topics.PREFIX}/{site}/whitelist/zone/{z}/+", 1) for z in self.config.zones]
@@ -307,6 +315,8 @@ class EdgeLink:
                 raise VerificationError("signer_mismatch", f"{env.signer_id} is not central")
             if msg.topic.endswith("/ack"):
                 self._handle_ack(EventAck.model_validate_json(env.payload))
+            elif msg.topic.endswith("/central/online"):
+                self._handle_central_online(CentralOnline.model_validate_json(env.payload))
             elif msg.topic.endswith("/cmd/door"):
                 self._handle_command(DoorCommand.model_validate_json(env.payload))
             else:
@@ -333,6 +343,17 @@ class EdgeLink:
                         del self._inflight[seq]
             self.stats["acked"] += removed
             self._changed.notify_all()
+
+    def _handle_central_online(self, hello: CentralOnline) -> None:
+        if hello.site_id != self.config.site_id:
+            raise ValueError(f"central online for site {hello.site_id}")
+        with self._changed:
+            if self._inflight:
+                log.info("central (re)subscribed; resending %d unacknowledged events", len(self._inflight))
+                first_row = next(iter(self._inflight.values()))[0]
+                self._inflight.clear()
+                self._last_row = first_row - 1
+                self._changed.notify_all()
 
     def _handle_command(self, cmd: DoorCommand) -> None:
         if cmd.site_id != self.config.site_id or cmd.node_id != self.config.node_id:
@@ -408,17 +429,49 @@ class EdgeLink:
                 if not self._kick:
                     self._changed.wait(0.2)
             return
-        site, node = self.config.site_id, self.config.node_id
-        for item in items:
-            payload = self.signer.envelope(item.body.decode("utf-8")).model_dump_json().encode("utf-8")
-            self._client.publish(topics.event_topic(site, node, item.kind), payload, qos=1)
+        for group in self._batches(items):
+            topic, payload = self._encode(group)
+            self._client.publish(topic, payload, qos=1)
             with self._lock:
                 if self._last_row != after:
                     return  # a reconnect or resend reset the cursor meanwhile
-                self._inflight[item.seq] = (item.row_id, self.clock.monotonic())
-                self._last_row = item.row_id
-                after = item.row_id
-            self.stats["published"] += 1
+                sent = self.clock.monotonic()
+                for item in group:
+                    self._inflight[item.seq] = (item.row_id, sent)
+                self._last_row = group[-1].row_id
+                after = self._last_row
+            self.stats["published"] += len(group)
+            self.stats["messages"] += 1
+
+    def _batches(self, items: list[OutboxItem]) -> list[list[OutboxItem]]:
+        """Consecutive events grouped under the event-count and byte limits (a backlog drains in bulk)."""
+        groups: list[list[OutboxItem]] = []
+        size = 0
+        for item in items:
+            if (
+                not groups
+                or len(groups[-1]) >= self.config.batch_max_events
+                or size + len(item.body) > self.config.batch_max_bytes
+            ):
+                groups.append([])
+                size = 0
+            groups[-1].append(item)
+            size += len(item.body) + 1
+        return groups
+
+    def _encode(self, group: list[OutboxItem]) -> tuple[str, bytes]:
+        site, node = self.config.site_id, self.config.node_id
+        if len(group) == 1:
+            body = group[0].body.decode("utf-8")
+            return topics.event_topic(site, node, group[0].kind), self._sealed(body)
+        # The stored bodies are already event JSON: splice them instead of re-serialising.
+        head = EventBatch(site_id=site, node_id=node, events=[{}]).model_dump_json()
+        prefix = head[: head.rindex("[{}]")]
+        body = prefix + "[" + ",".join(i.body.decode("utf-8") for i in group) + "]}"
+        return topics.event_topic(site, node, topics.EVENT_BATCH), self._sealed(body)
+
+    def _sealed(self, payload: str) -> bytes:
+        return self.signer.envelope(payload).model_dump_json().encode("utf-8")
 
     def _housekeeping(self) -> None:
         now = self.clock.monotonic()

@@ -9,6 +9,7 @@ central instances consuming side by side.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,25 @@ metadata = sa.MetaData()
 
 _BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
+
+class JsonText(sa.types.TypeDecorator[Any]):
+    """A JSON column written from already-serialised JSON text (the consumer has it), read as objects."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.JSON(none_as_null=True))
+        return dialect.type_descriptor(sa.Text())
+
+    def bind_processor(self, dialect: sa.Dialect) -> Any:
+        return None  # text goes through as it is: no second serialisation
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+
 gateway_events = sa.Table(
     "gateway_events",
     metadata,
@@ -41,7 +61,7 @@ gateway_events = sa.Table(
     sa.Column("severity", sa.String(16), nullable=False),
     sa.Column("captured_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("payload", sa.JSON(), nullable=False),
+    sa.Column("payload", JsonText(), nullable=False),
     sa.Index("ix_gateway_events_site_captured", "site_id", "captured_at"),
     sa.Index("ix_gateway_events_node_seq", "site_id", "node_id", "seq"),
     sa.Index("ix_gateway_events_kind_captured", "kind", "captured_at"),
@@ -84,10 +104,10 @@ class DeadLetter:
 
 @dataclass(frozen=True)
 class Accepted:
-    """A verified event and its JSON object, ready to store."""
+    """A verified event and its JSON text, ready to store."""
 
     event: Event
-    payload: dict[str, Any]
+    payload: str
 
 
 @dataclass
@@ -151,12 +171,15 @@ class SqlEventStore:
                     }
                     for a in fresh
                 ]
-                stmt = (
-                    self._insert(gateway_events)
-                    .on_conflict_do_nothing(index_elements=["event_id"])
-                    .returning(gateway_events.c.event_id)
-                )
-                new_ids = {row[0] for row in conn.execute(stmt, rows)}
+                if self.engine.dialect.name == "postgresql":
+                    new_ids = _insert_pg_copy(conn, rows)
+                else:
+                    stmt = (
+                        self._insert(gateway_events)
+                        .on_conflict_do_nothing(index_elements=["event_id"])
+                        .returning(gateway_events.c.event_id)
+                    )
+                    new_ids = {row[0] for row in conn.execute(stmt, rows)}
                 for a in fresh:
                     if str(a.event.event_id) in new_ids:
                         result.inserted.append(a.event)
@@ -284,3 +307,52 @@ def _dead_row(d: DeadLetter) -> dict[str, Any]:
         "detail": d.detail[:1024],
         "received_at": d.received_at,
     }
+
+
+_COLUMNS = (
+    "event_id",
+    "site_id",
+    "node_id",
+    "seq",
+    "kind",
+    "severity",
+    "captured_at",
+    "received_at",
+    "payload",
+)
+_STAGE_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS gateway_events_stage (event_id varchar(36), site_id varchar(64),"
+    " node_id varchar(64), seq bigint, kind varchar(32), severity varchar(16), captured_at timestamptz,"
+    " received_at timestamptz, payload json) ON COMMIT DELETE ROWS"
+)
+
+
+def _insert_pg_copy(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """PostgreSQL fast path: COPY into a session temp table, then one INSERT … ON CONFLICT DO NOTHING.
+
+    Row-by-row parameter binding costs ~0.25 ms a row from Python; COPY a few µs.
+    """
+    cols = ", ".join(_COLUMNS)
+    driver: Any = conn.connection.driver_connection
+    with driver.cursor() as cur:
+        cur.execute(_STAGE_DDL)
+        with cur.copy(f"COPY gateway_events_stage ({cols}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(
+                    (
+                        r["event_id"],
+                        r["site_id"],
+                        r["node_id"],
+                        r["seq"],
+                        r["kind"],
+                        r["severity"],
+                        r["captured_at"],
+                        r["received_at"],
+                        r["payload"],
+                    )
+                )
+        cur.execute(
+            f"INSERT INTO gateway_events ({cols}) SELECT {cols} FROM gateway_events_stage"
+            " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+        )
+        return {str(row[0]) for row in cur.fetchall()}

@@ -3,6 +3,7 @@
 Node → central (a node may publish only under its own ``<site>/<node>``)::
 
     anju/v1/<site>/<node>/events/<kind>      QoS 1   signed event
+    anju/v1/<site>/<node>/events/batch       QoS 1   signed EventBatch (consecutive events, one signature)
     anju/v1/<site>/<node>/status             QoS 1   retained signed heartbeat; last will = offline
     anju/v1/<site>/<node>/whitelist/version  QoS 1   retained signed WhitelistVersionReport
     anju/v1/<site>/<node>/whitelist/request  QoS 1   signed WhitelistRequest
@@ -10,6 +11,7 @@ Node → central (a node may publish only under its own ``<site>/<node>``)::
 Central → node (only central may publish these)::
 
     anju/v1/<site>/<node>/ack                QoS 1   signed EventAck
+    anju/v1/<site>/central/online            QoS 1   signed CentralOnline (a consumer subscribed)
     anju/v1/<site>/<node>/cmd/door           QoS 1   signed DoorCommand
     anju/v1/<site>/whitelist/all/snapshot    QoS 1   retained signed WhitelistSnapshot (site-wide)
     anju/v1/<site>/whitelist/all/delta       QoS 1   signed WhitelistDelta
@@ -29,6 +31,9 @@ _EVENT_TOPIC = re.compile(rf"^anju/v1/({_IDENT})/({_IDENT})/events/([a-z_]{{1,32
 _NODE_TOPIC = re.compile(rf"^anju/v1/({_IDENT})/({_IDENT})/(status|whitelist/version|whitelist/request)$")
 
 
+EVENT_BATCH = "batch"  # events/batch carries a signed EventBatch; no event kind is named so
+
+
 def event_topic(site_id: str, node_id: str, kind: str) -> str:
     return f"{PREFIX}/{site_id}/{node_id}/events/{kind}"
 
@@ -39,6 +44,10 @@ def status_topic(site_id: str, node_id: str) -> str:
 
 def ack_topic(site_id: str, node_id: str) -> str:
     return f"{PREFIX}/{site_id}/{node_id}/ack"
+
+
+def central_online_topic(site_id: str) -> str:
+    return f"{PREFIX}/{site_id}/central/online"
 
 
 def door_command_topic(site_id: str, node_id: str) -> str:
