@@ -88,6 +88,14 @@ class IndexConfig(StrictModel):
         4.0, gt=1.0, le=100.0, description="retrain the IVF when templates grew by this factor since training"
     )
     seed: int = Field(1234, description="k-means and sampling seed (builds are reproducible)")
+    faiss_threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="when set, FAISS's OpenMP pool (process-wide) gets this many threads; 1 suits edge boxes "
+        "where each camera thread searches on its own and OpenMP spin-waiting on busy cores costs more "
+        "than it gives",
+    )
 
 
 class CodeStore:
