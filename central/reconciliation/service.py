@@ -85,7 +85,8 @@ def decode_embedding(value: str) -> np.ndarray:
         raise ValueError("embedding is not valid base64") from exc
     if len(raw) == 0 or len(raw) % 4:
         raise ValueError("embedding length is not a whole number of float32 values")
-    return np.frombuffer(raw, dtype=np.float32).copy()
+    out: np.ndarray = np.frombuffer(raw, dtype=np.float32).copy()
+    return out
 
 
 def encode_embedding(vector: np.ndarray) -> str:
@@ -561,6 +562,7 @@ class ReconciliationService:
     def purge(self, session: Session, site_ids: Iterable[str] | None = None) -> int:
         """Delete sightings and door passes older than the retention period."""
         cutoff = self.clock.now() - timedelta(days=self.config.sighting_retention_days)
-        n = session.execute(delete(SightingRow).where(SightingRow.at < cutoff)).rowcount or 0
+        res = session.execute(delete(SightingRow).where(SightingRow.at < cutoff))
+        n = getattr(res, "rowcount", 0) or 0
         session.execute(delete(ResidentDoorPass).where(ResidentDoorPass.at < cutoff))
         return int(n)

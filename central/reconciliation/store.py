@@ -28,7 +28,8 @@ def to_bytes(a: np.ndarray) -> bytes:
 
 
 def from_bytes(b: bytes, dim: int) -> np.ndarray:
-    return np.frombuffer(b, dtype=np.float32).reshape(-1, dim).copy()
+    out: np.ndarray = np.frombuffer(b, dtype=np.float32).reshape(-1, dim).copy()
+    return out
 
 
 def cluster_from_row(row: FaceCluster) -> Cluster:
