@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import central.db
+import gateway.store
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import DDL, BigInteger, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central.db import Base, UTCDateTime
@@ -34,3 +34,29 @@ class AuditRecord(Base):
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+
+
+# Append-only at the database level: updates are refused on both dialects; on PostgreSQL deletes
+# too, unless the retention purge sets ``anju.audit_purge`` for its transaction.
+PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION anju_audit_append_only() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'DELETE' AND current_setting('anju.audit_purge', true) = 'on' THEN
+    RETURN OLD;
+  END IF;
+  RAISE EXCEPTION 'audit_log is append-only';
+END
+$$ LANGUAGE plpgsql
+"""
+PG_TRIGGER = (
+    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION anju_audit_append_only()"
+)
+SQLITE_TRIGGER = (
+    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+)
+
+event.listen(AuditRecord.__table__, "after_create", DDL(PG_FUNCTION).execute_if(dialect="postgresql"))
+event.listen(AuditRecord.__table__, "after_create", DDL(PG_TRIGGER).execute_if(dialect="postgresql"))
+event.listen(AuditRecord.__table__, "after_create", DDL(SQLITE_TRIGGER).execute_if(dialect="sqlite"))

@@ -162,6 +162,8 @@ def purge_expired(session: Session, *, retention_days: int, now: datetime) -> in
     last_old = min(last_old, newest - 1)
     if last_old < 1:
         return 0
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT set_config('anju.audit_purge', 'on', true)"))
     n = session.query(AuditRecord).filter(AuditRecord.seq <= last_old).delete(synchronize_session=False)
     record(
         session,

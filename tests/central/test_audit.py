@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import delete, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from anju.clock import FakeClock
@@ -32,22 +33,55 @@ def _fill(db: Session, clock: FakeClock, n: int) -> None:
     db.commit()
 
 
+def _drop_guard(db: Session) -> None:
+    """What an attacker with DDL rights would do first."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+    else:
+        db.execute(text("DROP TRIGGER audit_log_append_only"))
+    db.commit()
+
+
+def _restore_guard(db: Session) -> None:
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+        db.commit()
+
+
+def test_append_only_at_database_level(db: Session, clock: FakeClock) -> None:
+    _fill(db, clock, 2)
+    with pytest.raises(DBAPIError):
+        db.execute(update(AuditRecord).where(AuditRecord.seq == 1).values(reason="x"))
+        db.commit()
+    db.rollback()
+    if db.get_bind().dialect.name == "postgresql":
+        with pytest.raises(DBAPIError):
+            db.execute(delete(AuditRecord).where(AuditRecord.seq == 1))
+            db.commit()
+        db.rollback()
+    assert audit.verify(db).ok
+
+
 def test_chain_verifies_and_detects_tampering(db: Session, clock: FakeClock) -> None:
     _fill(db, clock, 12)
     r = audit.verify(db, batch=5)
     assert r.ok and r.checked == 12 and r.first_seq == 1 and r.last_seq == 12
+    _drop_guard(db)
     db.execute(update(AuditRecord).where(AuditRecord.seq == 7).values(reason="nothing to see"))
     db.commit()
     r = audit.verify(db)
     assert not r.ok and r.broken_at == 7 and "hash" in r.problem
+    _restore_guard(db)
 
 
 def test_deleted_record_is_detected(db: Session, clock: FakeClock) -> None:
     _fill(db, clock, 5)
+    _drop_guard(db)
     db.delete(db.get(AuditRecord, 3))
     db.commit()
     r = audit.verify(db)
     assert not r.ok and r.broken_at == 4
+    _restore_guard(db)
 
 
 def test_purge_keeps_six_months_and_anchors(db: Session, clock: FakeClock) -> None:
