@@ -18,12 +18,15 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from anju.clock import Clock
+from anju.config import StrictModel
 from central.services.alerts import AlertEngine
 from central.services.notify import AlertSink, FanOut, WebhookPolicy, deliver_due
 from central.services.retention import RetentionSettings, run_retention
@@ -178,11 +181,100 @@ _RUNTIME_LOCK = threading.Lock()
 async def start_ops(app: Any) -> None:
     """Startup hook: the periodic worker runs outside tests (tests drive ``tick()`` on a FakeClock)."""
     runtime = ops_runtime(app)
+    if app.state.settings.mqtt.enabled:
+        link = GatewayLink(app, runtime)
+        app.state.services.extras["gateway_link"] = link
+        link.start()
     if app.state.settings.environment != "test":
         runtime.worker.start()
 
 
 async def stop_ops(app: Any) -> None:
+    link = app.state.services.extras.pop("gateway_link", None)
+    if isinstance(link, GatewayLink):
+        link.stop()
     runtime = app.state.services.extras.get("ops")
     if isinstance(runtime, OpsRuntime):
         runtime.worker.stop()
+
+
+class LinkOptions(StrictModel):
+    """Central's keys in ``settings.mqtt.extra``; the rest goes to ``gateway.config.CentralLinkConfig``."""
+
+    node_keys: dict[str, Path] = Field(
+        default_factory=dict,
+        description="site id → directory of <node>.sign.pub.pem (as broker-config writes)",
+    )
+    model_id: str = Field("", max_length=64, description="embedding model the site's edges run")
+
+
+class GatewayLink:
+    """The MQTT side of central: event consumer, whitelist publisher, alert publisher."""
+
+    def __init__(self, app: Any, runtime: OpsRuntime) -> None:
+        from central.keys import app_signer
+        from central.services.notify import MqttAlertPublisher
+        from central.services.whitelist import DbTemplateSource
+        from gateway.central_link import CentralConsumer, WhitelistPublisher
+        from gateway.config import BrokerConfig, CentralLinkConfig
+        from gateway.mqtt import connect_async, make_client
+        from gateway.signing import NodeKey, StaticKeyRegistry, load_public_key
+        from gateway.store import SqlEventStore
+
+        settings = app.state.settings
+        mqtt_settings = settings.mqtt
+        extra = dict(mqtt_settings.extra)
+        options = LinkOptions.model_validate(
+            {k: extra.pop(k) for k in list(extra) if k in LinkOptions.model_fields}
+        )
+        signer = app_signer(app)
+        from central.keys import key_path
+
+        config = CentralLinkConfig(
+            broker=BrokerConfig(host=mqtt_settings.host, port=mqtt_settings.port),
+            client_id=mqtt_settings.client_id,
+            signing_key=key_path(settings),
+            **extra,
+        )
+        keys = StaticKeyRegistry()
+        for site_id, directory in options.node_keys.items():
+            for path in sorted(Path(directory).glob("*.sign.pub.pem")):
+                node_id = path.name[: -len(".sign.pub.pem")]
+                keys.add(NodeKey(site_id=site_id, signer_id=node_id, public_key=load_public_key(path)))
+        clock = app.state.clock
+        self.store = SqlEventStore(app.state.engine)
+        self.store.create_tables()
+        self.publisher = WhitelistPublisher(config, signer, clock)
+        self.whitelist = WhitelistCompiler(clock, DbTemplateSource(options.model_id), self.publisher)
+        runtime.worker.whitelist = self.whitelist
+        self.consumer = CentralConsumer(
+            config,
+            self.store,
+            keys,
+            runtime.ingestor.on_events,
+            clock,
+            signer=signer,
+            on_whitelist_request=lambda req: self._send_snapshot(req.site_id),
+        )
+        self._alert_client = make_client(f"{config.client_id}-alerts", config.broker)
+        self._connect_async = connect_async
+        self._config = config
+        self._session_factory = app.state.session_factory
+        runtime.notifier.sinks.append(MqttAlertPublisher(self._alert_client))
+
+    def _send_snapshot(self, site_id: str) -> None:
+        with self._session_factory() as session:
+            snapshot = self.whitelist.latest_snapshot(session, site_id)
+        self.publisher.publish_snapshot(snapshot)
+
+    def start(self) -> None:
+        self._connect_async(self._alert_client, self._config.broker)
+        self._alert_client.loop_start()
+        self.publisher.start()
+        self.consumer.start()
+
+    def stop(self) -> None:
+        self.consumer.stop()
+        self.publisher.stop()
+        self._alert_client.disconnect()
+        self._alert_client.loop_stop()
