@@ -17,7 +17,16 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from anju.clock import Clock, SystemClock
-from contracts.messages import CameraStatusEvent, DoorState, DoorStateEvent, EventBase, TailgatingEvent
+from contracts.messages import (
+    CameraStatusEvent,
+    Credential,
+    DoorState,
+    DoorStateEvent,
+    EventBase,
+    PassEvent,
+    PersonKind,
+    TailgatingEvent,
+)
 from contracts.whitelist import DoorCommand, WhitelistDelta, WhitelistSnapshot
 from edge.camera import CameraSource, CameraState
 from edge.config import DecisionConfig, EdgeConfig, TrackingConfig
@@ -26,7 +35,7 @@ from edge.door_control import DoorController, OpeningSession
 from edge.doors import DoorDriver, FireAlarmInput, build_door, build_fire_alarm
 from edge.events import EventEmitter
 from edge.metrics import EdgeMetrics
-from edge.passes import PassVerifier
+from edge.passes import PassVerifier, PinPad
 from edge.privacy import SnapshotPolicy, TemplateStore, load_site_key
 from edge.whitelist import LocalWhitelist
 from edge.worker import CameraWorker
@@ -164,6 +173,11 @@ class EdgeNode:
             on_tailgating=self._on_tailgating,
         )
         self.snapshots = SnapshotPolicy(cfg.privacy, self.clock)
+        self.pin_pad = (
+            PinPad.from_file(cfg.passes.pin_codes_file)
+            if cfg.passes.pin_enabled and cfg.passes.pin_codes_file is not None
+            else None
+        )
         self.passes = self._build_pass_verifier()
         lthr = float(getattr(cfg.recognition, "liveness_threshold", 0.5))
         self.services = NodeServices(
@@ -349,6 +363,33 @@ class EdgeNode:
             person_ids=[p for p in session.authorised_ids if not p.startswith("remote:")][:32],
             snapshot=snapshot,
         )
+
+    def pin_key(self, door_id: str, key: str) -> bool | None:
+        """One keypress from the PIN pad at ``door_id`` (the keypad driver calls this).
+
+        Returns None while digits are collected, then whether the PIN opened the door.
+        """
+        if self.pin_pad is None:
+            return None
+        result = self.pin_pad.key(door_id, key, self.clock.monotonic())
+        if result is None:
+            return None
+        cam = next((c for c in self.cfg.cameras if c.door_id == door_id), None)
+        if not result:
+            log.warning("door %s: wrong PIN", door_id)
+            return False
+        self.doors.grant(door_id, f"pin:{door_id}", reason="pin", camera_id=cam.id if cam else None)
+        self.events.emit(
+            PassEvent,
+            camera_id=cam.id if cam else door_id,
+            zone_id=cam.zone_id if cam else None,
+            ring=cam.ring if cam else None,
+            person_id=f"pin:{door_id}"[:64],
+            person_kind=PersonKind.owner,
+            door_id=door_id,
+            credential=Credential.pin,
+        )
+        return True
 
     # -- helpers for the demo and tests --------------------------------------------------------------
 

@@ -120,7 +120,7 @@ class DecisionConfig(StrictModel):
         0.05, ge=0, le=1, description="re-embed a track only if this much better"
     )
     reembed_interval_s: float = Field(
-        0.1, ge=0, le=10, description="collect new evidence for an undecided track at most this often"
+        0.05, ge=0, le=10, description="collect new evidence for an undecided track at most this often"
     )
     burst_when_undecided: bool = Field(
         True, description="analyse frames back to back (above detect_fps) while a face is undecided"
@@ -201,7 +201,6 @@ class EdgeConfig(StrictModel):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     passes: PassesConfig = Field(default_factory=PassesConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
-    queue_size: int = Field(2, ge=1, le=64, description="per-camera analysis queue; full → drop oldest")
     timezone: str = Field("Asia/Shanghai", description="site time zone for access windows")
     gateway: EdgeLinkConfig | None = Field(
         None, description="MQTT link to central (None = events stay local)"

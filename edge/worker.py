@@ -49,6 +49,8 @@ class TrackState:
 
     evidence: TrackEvidence
     first_frame_ts: float  # capture time (monotonic) of the track's first analysed frame
+    first_frame_index: int = 0
+    first_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     best_quality: float = -1.0
     last_embed_at: float | None = None
     embeds: int = 0
@@ -67,12 +69,15 @@ class DecisionRecord:
     first_frame_ts: float
     decided_at: float
     frame_index: int
+    first_frame_index: int
+    first_box: tuple[float, float, float, float]
 
 
 @dataclass
 class WorkerStats:
     analysed: int = 0
     faces: int = 0
+    eligible: int = 0  # faces good enough to embed, counted in every analysed frame
     embeddings: int = 0
     embed_seconds: float = 0.0
     detect_seconds: float = 0.0
@@ -186,13 +191,18 @@ class CameraWorker:
             st = self.states.get(trk.track_id)
             if st is None:
                 st = TrackState(
-                    evidence=TrackEvidence(first_at=frame.timestamp), first_frame_ts=frame.timestamp
+                    evidence=TrackEvidence(first_at=frame.timestamp),
+                    first_frame_ts=frame.timestamp,
+                    first_frame_index=frame.index,
+                    first_box=trk.box,
                 )
                 self.states[trk.track_id] = st
             aligned = self.pipeline.align(frame, trk.detection)
             q = self.pipeline.quality(frame, trk.detection, aligned)
             st.last_quality = q
             if st.decision is not None:
+                if "too_small" not in q.reasons and q.score >= self.dcfg.min_quality:
+                    self.stats.eligible += 1
                 # Decided tracks are embedded again only when the face got clearly better: that catches a
                 # track that jumped to another person (or a stranger who turned to the camera).
                 if (
@@ -206,6 +216,7 @@ class CameraWorker:
             # unless they match above the threshold.
             if "too_small" in q.reasons or q.score < self.dcfg.min_quality:
                 continue
+            self.stats.eligible += 1  # what a per-frame policy would embed
             new = st.embeds == 0
             improved = q.score >= st.best_quality + self.dcfg.quality_improvement
             due = (
@@ -246,6 +257,8 @@ class CameraWorker:
                     st.decision = None
                     st.evidence = TrackEvidence(first_at=frame.timestamp)
                     st.first_frame_ts = frame.timestamp
+                    st.first_frame_index = frame.index
+                    st.first_box = trk.box
                 st.evidence.add(Observation(frame.timestamp, pid, score, live, live_score))
                 st.embeds += 1
                 st.last_embed_at = frame.timestamp
@@ -272,7 +285,16 @@ class CameraWorker:
                 continue
             st.decision = decision
             decided_at = clock.monotonic()
-            rec = DecisionRecord(cam, trk.track_id, decision, st.first_frame_ts, decided_at, frame.index)
+            rec = DecisionRecord(
+                cam,
+                trk.track_id,
+                decision,
+                st.first_frame_ts,
+                decided_at,
+                frame.index,
+                st.first_frame_index,
+                st.first_box,
+            )
             records.append(rec)
             self.stats.decisions.append(rec)
             m.decisions.labels(cam, decision.outcome.value).inc()

@@ -6,6 +6,7 @@ their example photos. Tests wait for events with deadlines and never assert on t
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -218,3 +219,63 @@ def test_cached_whitelist_is_encrypted_and_survives_restart(
     again = EdgeNode(cfg)  # a reboot without network: the list comes from the sealed cache
     assert again.whitelist.version == 7 and set(again.whitelist.persons) == {"p-lmm", "p-alex"}
     again.outbox.close()
+
+
+def test_remote_door_command_pin_pad_and_metrics(tmp_path: Path, h: Any, pipeline: Any) -> None:
+    import uuid
+    from datetime import timedelta
+
+    import httpx
+
+    from contracts.whitelist import DoorCommand
+    from edge.passes import hash_pin
+
+    (tmp_path / "pins.txt").write_text(f"door-1 {hash_pin('1357')}\n")
+    video = h.compose_video(tmp_path / "empty.mp4", [(1.0, [])])
+    cam = {"id": "cam-1", "source": "file", "url": str(video), "door_id": "door-1", "loop": True}
+    cfg = h.edge_config(
+        tmp_path, [cam], passes={"pin_enabled": True, "pin_codes_file": str(tmp_path / "pins.txt")}
+    )
+    door = SimulatedDoor("door-1", SystemClock())
+    node, events = start_node(cfg, h, [], pipeline, door_drivers={"door-1": door})
+    try:
+        now = datetime.now(timezone.utc)
+        cmd = DoorCommand(
+            command_id=uuid.uuid4(),
+            site_id=h.SITE,
+            node_id=h.NODE,
+            door_id="door-1",
+            requested_by="guard-7",
+            reason="delivery",
+            issued_at=now,
+            expires_at=now + timedelta(seconds=30),
+        )
+        node._on_door_command(cmd)
+        assert door.opened.wait(5)
+        state = [e for e in events.of("door_state") if e.command_id == cmd.command_id]
+        assert state and state[0].state == DoorState.opened and "guard-7" in state[0].reason
+        stale = cmd.model_copy(update={"command_id": uuid.uuid4(), "expires_at": now - timedelta(seconds=1)})
+        node._on_door_command(stale)
+        assert not [e for e in events.of("door_state") if e.command_id == stale.command_id]
+
+        for key in "9999#":
+            node.pin_key("door-1", key)
+        assert [e for e in events.of("pass") if e.credential == Credential.pin] == []
+        results = [node.pin_key("door-1", k) for k in "1357#"]
+        assert results[-1] is True
+        pin_pass = [e for e in events.of("pass") if e.credential == Credential.pin]
+        assert pin_pass and pin_pass[0].door_id == "door-1"
+
+        assert node.metrics.port is not None
+        assert events.wait_for(lambda ev: any(getattr(e, "status", "") == "online" for e in ev), 30)
+        text = ""
+        for _ in range(50):
+            text = httpx.get(f"http://127.0.0.1:{node.metrics.port}/metrics").text
+            if 'anju_edge_frames_analysed_total{camera="cam-1"}' in text:
+                break
+            threading.Event().wait(0.2)
+        assert 'anju_edge_frames_analysed_total{camera="cam-1"}' in text
+        assert 'anju_edge_detect_seconds_count{camera="cam-1"}' in text
+        assert 'anju_edge_camera_online{camera="cam-1"} 1.0' in text
+    finally:
+        node.stop()
