@@ -7,6 +7,7 @@ and site access (``central.deps``), call a service, return a response model.
 
 from fastapi import APIRouter
 
+from central.reconciliation import router as reconciliation
 from central.routers import alerts as alerts
 from central.routers import audit as audit
 from central.routers import auth as auth
@@ -37,4 +38,5 @@ ROUTERS: list[APIRouter] = [
     live.router,
     visitors.router,
     vehicles.router,
+    reconciliation.router,
 ]
