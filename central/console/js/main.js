@@ -98,12 +98,19 @@ async function route() {
     return;
   }
   document.title = `${t(`nav.${name}`)} · ${t('app.title')}`;
+  // Each navigation renders into its own container: a slow view that finishes after the user
+  // has moved on writes into a detached element instead of over the new view.
+  const view = h('div', { class: 'view', dataset: { route: name } });
+  main.append(view);
   try {
     const mod = await import(`./views/${known[2]}.js`);
-    cleanup = (await mod.render(main, { user, route: name, params })) || null;
+    const done = (await mod.render(view, { user, route: name, params })) || null;
+    if (view.isConnected) cleanup = done;
+    else if (done) done();
   } catch (err) {
+    if (!view.isConnected) return;
     showError(err);
-    main.append(h('div', { class: 'empty errors' }, err.message || String(err)));
+    view.append(h('div', { class: 'empty errors' }, err.message || String(err)));
   }
 }
 

@@ -51,7 +51,17 @@ export function tag(value, label) {
 export function modal(title, body, actions = []) {
   return new Promise((resolve) => {
     const back = h('div', { class: 'modal-back' });
-    const close = (value) => { back.remove(); resolve(value ?? null); };
+    const onKey = (e) => { if (e.key === 'Escape') close(null); };
+    // Leaving the view (or pressing Escape) dismisses the dialog.
+    const close = (value) => {
+      back.remove();
+      document.removeEventListener('keydown', onKey);
+      window.removeEventListener('hashchange', onHash);
+      resolve(value ?? null);
+    };
+    const onHash = () => close(null);
+    document.addEventListener('keydown', onKey);
+    window.addEventListener('hashchange', onHash);
     const bar = h('div', { class: 'actions' },
       h('button', { class: 'btn', type: 'button', onclick: () => close(null) }, t('common.close')),
       actions.map((a) => h('button', {

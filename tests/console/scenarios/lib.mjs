@@ -94,6 +94,14 @@ export async function scenario(body) {
     process.stdout.write(`${JSON.stringify(result || {})}\n`);
   } catch (err) {
     process.stderr.write(`${err.stack || err}\n${env.problems.join('\n')}\n`);
+    // What the page showed when it failed: a screenshot and the visible text.
+    const page = env.context.pages()[0];
+    if (page) {
+      const name = path.basename(process.argv[1], '.mjs');
+      await page.screenshot({ path: path.join(SCREENSHOTS, `failure-${name}.png`) }).catch(() => {});
+      const text = await page.evaluate(() => document.body.innerText).catch(() => '');
+      process.stderr.write(`--- page text ---\n${text.slice(0, 3000)}\n`);
+    }
     code = 1;
   } finally {
     await env.close().catch(() => {});

@@ -95,7 +95,7 @@ export async function render(main) {
     passEvents(since).catch(() => null),
     safe('/alerts', { limit: 500 }),
     deviceStatus().then((st) => st.cameras).catch(() => null),
-    safe('/visits', { since }),
+    safe('/visits', { since, until: new Date(Date.now() + 60000).toISOString() }),
     safe('/houses', { limit: 500 }),
     safe('/reconciliation/tasks', { limit: 500 }),
     safe('/households', { limit: 500 }),

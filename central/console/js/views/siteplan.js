@@ -28,7 +28,11 @@ export async function render(main, { user }) {
         h('span', { class: 'grow' }, `${d.kind === 'door' ? '▮' : '◉'} ${d.name}`),
         tag(d.state, tv(d.kind === 'door' ? 'doorState' : 'cameraStatus', d.state)),
         canEdit ? h('button', { class: `btn small ${editing.current === d.id ? 'primary' : ''}`, type: 'button', dataset: { place: d.id },
-          onclick: () => { editing.current = d.id; toast(t('plan.clickToPlace')); draw(); } },
+          onclick: (e) => {
+            editing.current = d.id;
+            side.querySelectorAll('button[data-place]').forEach((b) => b.classList.toggle('primary', b === e.currentTarget));
+            toast(t('plan.clickToPlace'));
+          } },
         plan.markers?.[d.id] ? t('plan.move') : t('plan.place')) : null)));
   }
 

@@ -1,0 +1,103 @@
+// Property staff: enrol a person (consent first, then a photo with quality feedback), issue a
+// visitor QR pass, import a spreadsheet with row errors, and place devices on the site plan.
+import { BASE_URL, assert, login, newPage, scenario, shot } from './lib.mjs';
+
+const env = process.env;
+
+scenario(async ({ context }) => {
+  const page = await newPage(context);
+  await login(page, 'property_manager');
+  const out = {};
+
+  // --- enrolment: find the person, consent, a photo without a face, then a real one
+  await page.goto(`${BASE_URL}/#/enrol`);
+  await page.fill('#enrol-search', env.PERSON_NAME);
+  await page.click(`button[data-person="${env.PERSON_ID}"]`);
+  await page.waitForSelector('#consent-form');
+  out.uploadBeforeConsent = await page.$('#enrol-file') !== null;
+  await page.selectOption('#consent-form #f-method', 'paper');
+  await page.fill('#consent-form #f-document_ref', 'TY-2026-0042');
+  await page.check('#consent-form #f-agreed');
+  await page.click('#consent-form button[type=submit]');
+  await page.waitForSelector('#consent-ok');
+  out.consentText = await page.textContent('#consent-ok');
+  await page.setInputFiles('#enrol-file', env.PHOTO_BAD);
+  await page.click('#enrol-upload');
+  await page.waitForSelector('#quality-feedback', { timeout: 120000 });
+  out.badOk = await page.getAttribute('#quality-feedback', 'data-ok');
+  out.badText = await page.textContent('#quality-feedback');
+  await shot(page, 'property-enrol-rejected');
+  await page.setInputFiles('#enrol-file', env.PHOTO_GOOD);
+  await page.click('#enrol-upload');
+  await page.waitForSelector('#quality-feedback[data-ok="1"]', { timeout: 120000 });
+  out.goodText = await page.textContent('#quality-feedback');
+  await shot(page, 'property-enrol-accepted');
+
+  // --- visitor pass
+  await page.goto(`${BASE_URL}/#/visitors`);
+  await page.click('#new-visitor');
+  await page.waitForSelector('#visitor-form');
+  await page.fill('#visitor-form #f-name', '李访客');
+  await page.fill('#visitor-form #f-phone', '13800138000');
+  await page.fill('#visitor-form #f-purpose', '探亲');
+  await page.click('button[data-action="issue-pass"]');
+  await page.waitForSelector('#pass-card');
+  await page.waitForFunction(() => {
+    const img = document.querySelector('#pass-qr');
+    return img && img.complete && img.naturalWidth > 100;
+  });
+  out.passId = await page.getAttribute('#pass-card', 'data-pass');
+  out.passText = await page.textContent('#pass-card');
+  out.qrSize = await page.$eval('#pass-qr', (img) => img.naturalWidth);
+  out.canPrint = await page.$('button[data-action="print-pass"]') !== null;
+  await shot(page, 'property-visitor-pass');
+  await page.keyboard.press('Escape');
+  await page.goto(`${BASE_URL}/#/dashboard`);
+
+  // --- import with row errors (nothing written), then the corrected file
+  await page.goto(`${BASE_URL}/#/import`);
+  await page.waitForSelector('#import-start');
+  await page.selectOption('#import-kind', 'persons');
+  await page.setInputFiles('#import-file', env.CSV_BAD);
+  await page.click('#import-start');
+  await page.waitForSelector('#import-errors');
+  out.importErrors = await page.$$eval('#import-errors tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  out.progress = await page.getAttribute('#import-progress', 'aria-valuenow');
+  await shot(page, 'property-import-errors');
+  await page.setInputFiles('#import-file', env.CSV_GOOD);
+  await page.click('#import-start');
+  await page.waitForSelector('#import-ok');
+  out.importOk = await page.textContent('#import-ok');
+
+  // --- registry views
+  await page.goto(`${BASE_URL}/#/persons`);
+  await page.waitForSelector('table.data');
+  out.personsRows = await page.$$eval('table.data tbody tr', (trs) => trs.length);
+  await shot(page, 'property-persons');
+  await page.goto(`${BASE_URL}/#/houses`);
+  await page.waitForSelector('table.data');
+  await shot(page, 'property-houses');
+
+  // --- site plan: upload the plan image, place the camera and the door
+  await page.goto(`${BASE_URL}/#/siteplan`);
+  await page.setInputFiles('#plan-file', env.PLAN_IMAGE);
+  await page.click('#plan-upload');
+  await page.waitForSelector('#site-plan img');
+  for (const [id, x, y] of [['camera:cam-north-in', 0.2, 0.3], ['door:door-north', 0.25, 0.35]]) {
+    await page.click(`button[data-place="${id}"]`);
+    await page.waitForSelector(`button.primary[data-place="${id}"]`);
+    const box = await (await page.waitForSelector('#site-plan img')).boundingBox();
+    await page.mouse.click(box.x + box.width * x, box.y + box.height * y);
+    await page.waitForSelector(`#site-plan .marker[data-id="${id}"]`);
+  }
+  out.markers = await page.$$eval('#site-plan .marker', (ms) => ms.map((m) => [m.dataset.id, m.dataset.state]));
+  await shot(page, 'property-siteplan');
+
+  await page.goto(`${BASE_URL}/#/dashboard`);
+  await page.waitForSelector('#ping-an');
+  await page.waitForSelector('svg.chart');
+  out.charts = await page.$$eval('svg.chart', (s) => s.length);
+  await shot(page, 'property-dashboard');
+  assert(out.passId, 'a pass was issued');
+  return out;
+});
