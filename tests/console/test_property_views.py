@@ -73,7 +73,10 @@ def seeded(console_server: Any, api: Any, tmp_path_factory: pytest.TempPathFacto
     cv2.line(plan, (0, 300), (1000, 300), (255, 255, 255), 30)
     cv2.imwrite(str(tmp / "plan.png"), plan)
     header = "姓名,身份证号,人员类型,楼栋,单元,户号\n"
-    good = f"赵一,{id_number('19700101', '211')},owner,3,1,502\n钱二,{id_number('19750505', '222')},family,3,1,502\n"
+    good = (
+        f"赵一,{id_number('19700101', '211')},owner,3,1,502\n"
+        f"钱二,{id_number('19750505', '222')},family,3,1,502\n"
+    )
     bad = good + "孙三,110101199003071234,owner,3,1,502\n"  # wrong check digit
     (tmp / "bad.csv").write_text(header + bad, encoding="utf-8")
     (tmp / "good.csv").write_text(header + good, encoding="utf-8")
