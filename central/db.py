@@ -86,9 +86,6 @@ class TimestampMixin:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin: otherwise a
-    # SAVEPOINT opened outside a transaction is released as a commit, and "all or nothing" breaks.
-    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     try:
         cur.execute("PRAGMA foreign_keys=ON")
@@ -99,12 +96,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
-
-
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``.
+
+    SQLite keeps the sqlite3 module's implicit transactions (reads see the newest commit, as on
+    PostgreSQL's READ COMMITTED); do not use SAVEPOINTs (``begin_nested``) on it: one opened outside
+    a write transaction is committed by its RELEASE.
 
     SQLite gets WAL, foreign keys, a busy timeout and cross-thread use (FastAPI runs sync routes in
     a thread pool); ``sqlite://`` in memory shares one connection. PostgreSQL gets pre-ping.
@@ -115,7 +112,6 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             kwargs["poolclass"] = StaticPool
         engine = create_engine(url, echo=echo, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from anju.errors import AnjuError
@@ -178,11 +179,12 @@ def _run_rows(
     errs: _RowErrors,
     handle: Callable[[int, dict[str, str]], None],
 ) -> int:
+    """Validate and add each row. No savepoints (see ``central.db.make_engine``): rows are checked
+    before they are added; a database error at a row's flush stops the import (reported)."""
     created = 0
     for i, row in enumerate(rows, start=2):
         try:
-            with session.begin_nested():
-                handle(i, row)
+            handle(i, row)
             created += 1
         except _Skip:
             continue
@@ -194,6 +196,10 @@ def _run_rows(
                     errs.add(i, f.field, f"{exc.message_zh}: {f.message}")
             else:
                 errs.add(i, "(row)", exc.message_zh)
+        except DBAPIError as exc:
+            session.rollback()
+            errs.add(i, "(row)", f"数据库拒绝此行，导入已停止 / database refused this row: {exc.orig}")
+            break
         except AnjuError as exc:
             errs.add(i, "(row)", str(exc))
     return created
