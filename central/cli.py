@@ -95,6 +95,63 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 0 if r.ok else 1
 
 
+def _audit_purge(args: argparse.Namespace) -> int:
+    from anju.clock import SystemClock
+    from central.db import make_engine, make_session_factory
+    from central.services.audit import purge_expired
+
+    settings = _settings(args)
+    engine = make_engine(settings.effective_database_url)
+    with make_session_factory(engine)() as session:
+        n = purge_expired(session, retention_days=settings.audit.retention_days, now=SystemClock().now())
+    engine.dispose()
+    log.info("purged %d audit records older than %d days", n, settings.audit.retention_days)
+    return 0
+
+
+def _enrol_folder(args: argparse.Namespace) -> int:
+    """Bulk-enrol photos named by ID number or person id from a folder, printing a JSON report."""
+    import json
+
+    from anju.clock import SystemClock
+    from central.db import make_engine, make_session_factory
+    from central.services import audit
+    from central.services.bulk_enrolment import enrol_items, read_folder
+    from recognition.pipeline import FacePipeline
+
+    settings = _settings(args)
+    if not args.dir.is_dir():
+        from central.errors import ValidationFailed
+
+        raise ValidationFailed(f"{args.dir}: 目录不存在", f"{args.dir}: not a folder")
+    engine = make_engine(settings.effective_database_url)
+    pipeline = FacePipeline.from_config(settings.enrolment.recognition, settings.enrolment.model_dir)
+    items = list(read_folder(args.dir))
+    results: list[dict[str, object]] = []
+    counts = {"ok": 0, "failed": 0}
+
+    def progress(ok: bool, row: dict[str, object]) -> None:
+        counts["ok" if ok else "failed"] += 1
+        results.append(row)
+        log.info("%d/%d %s %s", len(results), len(items), row.get("file"), "ok" if ok else row.get("error"))
+
+    with make_session_factory(engine)() as session:
+        enrol_items(
+            session,
+            args.site,
+            items,
+            progress,
+            pipeline=pipeline,
+            limits=settings.enrolment,
+            clock=SystemClock(),
+            audit_actor=audit.SYSTEM,
+            reason=args.reason,
+        )
+    engine.dispose()
+    sys.stdout.write(json.dumps({**counts, "total": len(items), "rows": results}, ensure_ascii=False) + "\n")
+    return 0 if counts["failed"] == 0 else 1
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``central`` command group."""
     p = sub.add_parser("central", help="central service (registry, access, events, audit)")
@@ -126,3 +183,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v = csub.add_parser("audit-verify", help="verify the audit log hash chain (exit 1 if broken)")
     common(v)
     v.set_defaults(func=_audit_verify)
+
+    pg = csub.add_parser("audit-purge", help="delete audit records past the retention period (>= 183 days)")
+    common(pg)
+    pg.set_defaults(func=_audit_purge)
+
+    e = csub.add_parser("enrol-folder", help="bulk-enrol photos named <id_number>.jpg from a folder")
+    common(e)
+    e.add_argument("--site", required=True, help="site id")
+    e.add_argument("--dir", type=Path, required=True, help="folder of photos")
+    e.add_argument("--reason", default="bulk enrolment from folder", help="recorded in the audit log")
+    e.set_defaults(func=_enrol_folder)
