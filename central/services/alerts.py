@@ -138,8 +138,8 @@ class AlertEngine:
             for rule, params, periods, kind in compiled[rec.site_id]:
                 if kind != rec.kind:
                     continue
-                if rule.camera_codes and (rec.camera_id or rec.door_id) not in rule.camera_codes:
-                    continue
+                if rule.camera_codes and not ({rec.camera_id, rec.door_id} & set(rule.camera_codes)):
+                    continue  # camera scope: the rule names cameras and/or doors
                 severity = period_severity(periods, rule.severity, rec.captured_at, ctx.tz(rec.site_id))
                 if severity is not None:
                     self._apply(ctx, rule, params, rec, severity.value)

@@ -185,3 +185,30 @@ def test_absence_escalation_and_ack(engine: Engine, db: Session, clock: FakeCloc
     assert tick() == []
     clock.advance(timedelta(days=2, seconds=1))
     assert [m.person_id for m in tick() if m.notice == "alert.created"] == [alone.id]
+
+
+def test_tailgating_and_liveness_thresholds(engine: Engine, db: Session, clock: FakeClock, make_site) -> None:
+    from contracts import LivenessFailureEvent, TailgatingEvent
+    from tests.central.ops_helpers import common
+
+    site = make_site()
+    now = clock.now()
+    add_rule(db, site.id, "tailgating", now, params={"min_extra": 2}, camera_codes=["door-a"])
+    add_rule(db, site.id, "liveness", now, params={"count": 2, "window_s": 60})
+    ing = Ingestor(make_session_factory(engine), clock)
+
+    def tail(door: str, counted: int) -> TailgatingEvent:
+        return TailgatingEvent(
+            **common(site, now), camera_id="cam-a", door_id=door, authorised=1, counted=counted
+        )
+
+    def spoof(at_s: int) -> LivenessFailureEvent:
+        return LivenessFailureEvent(
+            **common(site, now + timedelta(seconds=at_s)), camera_id="cam-l", score=0.1, threshold=0.5
+        )
+
+    ing.on_events([tail("door-a", 2), tail("door-b", 5)])  # one extra only; door-b out of camera scope
+    ing.on_events([spoof(0), spoof(120)])  # two failures, but not within 60 s
+    assert alerts(db) == []
+    ing.on_events([tail("door-a", 3), spoof(150)])
+    assert sorted(a.type for a in alerts(db)) == ["liveness", "tailgating"]
