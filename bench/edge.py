@@ -52,7 +52,8 @@ def _percentile(values: list[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
-def _detections_per_frame(pipeline: Any, clip: Path) -> tuple[list[list[Any]], float]:
+def _detections_per_frame(pipeline: Any, clip: Path, min_face_px: int) -> tuple[list[list[Any]], float]:
+    """Faces the node would see in every frame (detector + the camera's minimum face width)."""
     import cv2
 
     from recognition.types import Frame
@@ -64,7 +65,7 @@ def _detections_per_frame(pipeline: Any, clip: Path) -> tuple[list[list[Any]], f
         ok, image = cap.read()
         if not ok:
             break
-        out.append([d.box for d in pipeline.detect(Frame(image=image))])
+        out.append([d.box for d in pipeline.detect(Frame(image=image)) if d.width >= min_face_px])
     cap.release()
     return out, fps
 
@@ -145,7 +146,10 @@ def _node(tmp: Path, clip: Path, n: int, detect_fps: float, **decision: Any) -> 
 
 
 def latency_run(args: argparse.Namespace, pipeline: Any) -> dict[str, Any]:
-    boxes, fps = _detections_per_frame(pipeline, args.clip)
+    from edge.config import CameraConfig
+
+    min_face = CameraConfig(id="c", source="file", url="x").min_face_px
+    boxes, fps = _detections_per_frame(pipeline, args.clip, min_face)
     n_frames = len(boxes)
     with tempfile.TemporaryDirectory() as tmp:
         node = _node(Path(tmp), args.clip, 1, args.detect_fps)
