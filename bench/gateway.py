@@ -208,7 +208,6 @@ def _run_database(kind: str, url: str, args: argparse.Namespace, work: Path) -> 
                 broker=bcfg,
                 signing_key=work / f"{node}.pem",
                 central_public_keys=[work / "central.pub.pem"],
-                window=5000,
             )
             n = int(args.rate * args.latency_seconds) if phase == "latency" else args.events
             rate = args.rate if phase == "latency" else 0.0

@@ -181,10 +181,13 @@ class CentralConsumer:
             except queue.Empty:
                 continue
             batch = [first]
+            size = len(first.payload)
             deadline = time.monotonic() + self.config.batch_wait_s
-            while len(batch) < self.config.batch_max:
+            while len(batch) < self.config.batch_max and size < self.config.batch_max_bytes:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    item = self._queue.get_nowait()
+                    batch.append(item)
+                    size += len(item.payload)
                     continue
                 except queue.Empty:
                     pass
@@ -192,9 +195,11 @@ class CentralConsumer:
                 if left <= 0:
                     break
                 try:
-                    batch.append(self._queue.get(timeout=left))
+                    item = self._queue.get(timeout=left)
                 except queue.Empty:
                     break
+                batch.append(item)
+                size += len(item.payload)
             self._handle_with_retry(batch)
 
     def _handle_with_retry(self, batch: list[RawMessage]) -> None:

@@ -48,7 +48,7 @@ class EdgeLinkConfig(StrictModel):
     )
     zones: list[Ident] = Field(default_factory=list, description="zones whose whitelists this node takes")
     window: int = Field(
-        default=2000, ge=1, le=100_000, description="events sent but not yet acknowledged by central"
+        default=10_000, ge=1, le=1_000_000, description="events sent but not yet acknowledged by central"
     )
     ack_timeout_s: float = Field(
         default=10.0, gt=0, le=3600, description="resend events central has not acknowledged after this"
@@ -70,7 +70,12 @@ class CentralLinkConfig(StrictModel):
     signing_key: Path = Field(description="central's Ed25519 private key (PEM)")
     site_id: Ident | None = Field(default=None, description="consume one site only; None = every site")
     share_group: str = Field(default="anju-central", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    batch_max: int = Field(default=1000, ge=1, le=50_000)
+    batch_max: int = Field(default=1000, ge=1, le=50_000, description="MQTT messages per database batch")
+    batch_max_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="stop filling a database batch at this many payload bytes",
+    )
     batch_wait_s: float = Field(default=0.02, ge=0, le=5, description="wait this long to fill a batch")
     max_payload_bytes: int = Field(default=1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     max_event_age_s: float = Field(
