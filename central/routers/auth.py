@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import Field
 
 from central.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
@@ -39,3 +39,17 @@ def login(
 @router.get("/me", response_model=UserPublic)
 def me(*, user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user)
+
+
+class PasswordChange(ApiModel):
+    old_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+@router.post("/password", status_code=204)
+def change_password(
+    *, body: PasswordChange, session: SessionDep, clock: ClockDep, user: CurrentUser
+) -> Response:
+    """Change one's own password; every token issued before stops working."""
+    users_service.change_own_password(session, user, body.old_password, body.new_password, clock.now())
+    return Response(status_code=204)

@@ -53,3 +53,40 @@ def create_user(*, body: UserCreate, session: SessionDep, clock: ClockDep, admin
     )
     session.commit()
     return UserPublic.model_validate(user)
+
+
+class UserUpdate(ApiModel):
+    role: str | None = Field(None, max_length=32)
+    site_ids: list[str] | None = Field(None, max_length=1000)
+    active: bool | None = None
+    password: str | None = Field(None, min_length=1, max_length=256)
+    display_name: str | None = Field(None, max_length=128)
+
+
+@router.patch("/{user_id}", response_model=UserPublic)
+def update_user(
+    *, user_id: str, body: UserUpdate, session: SessionDep, clock: ClockDep, admin: AdminUser
+) -> UserPublic:
+    """Change role, sites, state or password; the user's existing tokens stop working."""
+    user = users_service.get_user(session, user_id)
+    changed = users_service.update_user(
+        session,
+        user,
+        now=clock.now(),
+        role=body.role,
+        site_ids=body.site_ids,
+        active=body.active,
+        password=body.password,
+        display_name=body.display_name,
+    )
+    audit.record(
+        session,
+        actor=audit.Actor(admin.id, admin.username, admin.role),
+        action="update",
+        object_type="user",
+        object_id=user.id,
+        detail={"fields": changed},
+        now=clock.now(),
+    )
+    session.commit()
+    return UserPublic.model_validate(user)

@@ -80,3 +80,60 @@ def get_user(session: Session, user_id: str) -> User:
 
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    now: datetime,
+    role: str | None = None,
+    site_ids: Sequence[str] | None = None,
+    active: bool | None = None,
+    password: str | None = None,
+    display_name: str | None = None,
+) -> list[str]:
+    """Change a user (not committed); any change of role, sites, state or password revokes tokens."""
+    errors: list[FieldError] = []
+    if role is not None and role not in ROLES:
+        errors.append(FieldError("role", f"one of {', '.join(ROLES)}"))
+    if password is not None and len(password) < MIN_PASSWORD:
+        errors.append(FieldError("password", f"at least {MIN_PASSWORD} characters"))
+    for i, sid in enumerate(site_ids or []):
+        if session.get(Site, sid) is None:
+            errors.append(FieldError(f"site_ids.{i}", f"no site {sid!r}"))
+    new_role = role or user.role
+    if new_role != ADMIN and site_ids is not None and not site_ids:
+        errors.append(FieldError("site_ids", "non-admin users need at least one site"))
+    if errors:
+        raise ValidationFailed("用户信息有误", "invalid user", errors)
+    changed = []
+    if role is not None and role != user.role:
+        user.role = role
+        changed.append("role")
+    if site_ids is not None and sorted(set(site_ids)) != user.site_ids:
+        user.sites = [UserSite(site_id=s) for s in dict.fromkeys(site_ids)]
+        changed.append("site_ids")
+    if active is not None and active != user.active:
+        user.active = active
+        changed.append("active")
+    if password is not None:
+        user.password_hash = hash_password(password)
+        changed.append("password")
+    if display_name is not None and display_name != user.display_name:
+        user.display_name = display_name[:128]
+        changed.append("display_name")
+    if set(changed) - {"display_name"}:
+        user.token_version += 1
+    if changed:
+        user.updated_at = now
+    return changed
+
+
+def change_own_password(session: Session, user: User, old: str, new: str, now: datetime) -> None:
+    if not verify_password(old, user.password_hash):
+        raise ValidationFailed(
+            "原密码错误", "current password is wrong", [FieldError("old_password", "wrong")]
+        )
+    update_user(session, user, now=now, password=new)
+    session.commit()

@@ -90,3 +90,34 @@ def test_health_metrics_docs(client: TestClient) -> None:
     assert m.status_code == 200 and "anju_http_requests_total" in m.text
     assert client.get("/docs").status_code == 200
     assert "/api/v1/auth/login" in client.get("/openapi.json").json()["paths"]
+
+
+def test_disable_and_password_change_revoke_tokens(client: TestClient, make_site, login) -> None:  # type: ignore[no-untyped-def]
+    site = make_site()
+    _, admin_h = login("admin")
+    user, h = login("guard", [site.id])
+    assert client.get("/api/v1/auth/me", headers=h).status_code == 200
+    r = client.patch(f"/api/v1/users/{user.id}", json={"role": "police"}, headers=admin_h)
+    assert r.status_code == 200 and r.json()["role"] == "police"
+    assert client.get("/api/v1/auth/me", headers=h).status_code == 401  # role changed → old token dead
+    tok = client.post("/api/v1/auth/login", json={"username": user.username, "password": PASSWORD}).json()
+    h = {"Authorization": f"Bearer {tok['access_token']}"}
+    r = client.post(
+        "/api/v1/auth/password",
+        json={"old_password": "wrong-one", "new_password": "another-long-pw"},
+        headers=h,
+    )
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "old_password"
+    r = client.post(
+        "/api/v1/auth/password", json={"old_password": PASSWORD, "new_password": "another-long-pw"}, headers=h
+    )
+    assert r.status_code == 204
+    assert client.get("/api/v1/auth/me", headers=h).status_code == 401
+    login_new = {"username": user.username, "password": "another-long-pw"}
+    assert client.post("/api/v1/auth/login", json=login_new).status_code == 200
+    assert (
+        client.patch(f"/api/v1/users/{user.id}", json={"active": False}, headers=admin_h).status_code == 200
+    )
+    assert client.post("/api/v1/auth/login", json=login_new).status_code == 401
+    r = client.patch(f"/api/v1/users/{user.id}", json={"site_ids": []}, headers=admin_h)
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "site_ids"
