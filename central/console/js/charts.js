@@ -10,7 +10,7 @@ function s(tag, attrs, ...kids) {
 }
 
 function niceMax(v) {
-  if (v <= 0) return 1;
+  if (v <= 4) return 4; // small counts: whole-number ticks
   const p = 10 ** Math.floor(Math.log10(v));
   return [1, 2, 2.5, 5, 10].map((m) => m * p).find((m) => m >= v);
 }

@@ -30,7 +30,8 @@ scenario(async ({ context }) => {
   const forbiddenText = await page.textContent('#forbidden h1');
   await shot(page, 'guard-review-forbidden');
   const apiStatus = await page.evaluate(async () => {
-    const res = await fetch('/api/v1/reconciliation/candidates', { headers: { Authorization: `Bearer ${sessionStorage.getItem('anju.token')}` } });
+    const siteId = sessionStorage.getItem('anju.site');
+    const res = await fetch(`/api/v1/reconciliation/sites/${siteId}/candidates`, { headers: { Authorization: `Bearer ${sessionStorage.getItem('anju.token')}` } });
     return res.status;
   });
 

@@ -1,7 +1,7 @@
 // Dashboards: in/out per hour and per day, people present by ring, alerts by type and how
 // fast they were acknowledged, camera uptime, visitors, and the 平安小区 indicators.
 // Aggregated here from the API's own lists (events, alerts, cameras, visitors, houses, tasks).
-import { get, items } from '../api.js';
+import { get, items, site } from '../api.js';
 import { t, tv } from '../i18n.js';
 import { barChart, donutChart, hbarChart, legend } from '../charts.js';
 import { h, stat } from '../ui.js';
@@ -78,7 +78,7 @@ export function aggregate({ events, alerts, cameras, visitors, houses, tasks, ho
     camsOnline, camsTotal: cameras.length, uptime: pct(camsOnline, cameras.length),
     visitorsToday: visitors.filter((v) => new Date(v.entered_at || v.valid_from || 0) >= today0).length,
     rentalTotal: rentals.length, rentalRegistered: pct(registered, rentals.length), rentalVisited: pct(visited, rentals.length),
-    tasksOverdue: (tasks || []).filter((x) => x.status !== 'done' && x.due_at && new Date(x.due_at) < now).length,
+    tasksOverdue: (tasks || []).filter((x) => x.overdue ?? (x.status === 'open' && x.due_at && new Date(x.due_at) < now)).length,
   };
 }
 
@@ -97,7 +97,7 @@ export async function render(main) {
     deviceStatus().then((st) => st.cameras).catch(() => null),
     safe('/visits', { since, until: new Date(Date.now() + 60000).toISOString() }),
     safe('/houses', { limit: 500 }),
-    safe('/reconciliation/tasks', { limit: 500 }),
+    safe(`/reconciliation/sites/${encodeURIComponent(site.id)}/tasks`, { site_id: undefined }),
     safe('/households', { limit: 500 }),
   ]);
   const st = aggregate({ events: events || [], alerts: alerts || [], cameras: cameras || [], visitors: visitors || [], houses, tasks, households: households || [] });

@@ -1,9 +1,10 @@
 // Police: 一标三实 export (standard addresses, persons, houses, units) as CSV or JSON for the police platform.
-import { download, request, waitJob } from '../api.js';
+import { download, site, upload } from '../api.js';
 import { t, tv } from '../i18n.js';
 import { clear, h, progressBar, showError, toast } from '../ui.js';
 
 const SETS = ['addresses', 'persons', 'houses', 'units'];
+const base = () => `/reconciliation/sites/${encodeURIComponent(site.id)}`;
 
 export async function render(main) {
   const set = h('select', { id: 'export-set' }, SETS.map((s) => h('option', { value: s }, tv('exportSet', s))));
@@ -14,7 +15,7 @@ export async function render(main) {
   const go = async () => {
     clear(out);
     try {
-      const name = await download(`/reconciliation/export/${set.value}`, { format: fmt.value }, `yibiao-sanshi-${set.value}.${fmt.value}`);
+      const name = await download(`${base()}/export`, { kind: set.value, format: fmt.value, site_id: undefined }, `yibiao-sanshi-${set.value}.${fmt.value}`);
       out.append(h('div', {}, t('export.saved', { name })));
     } catch (err) { showError(err); }
   };
@@ -23,14 +24,13 @@ export async function render(main) {
     if (!file.files[0]) return;
     const fd = new FormData();
     fd.append('file', file.files[0]);
+    bar.el.classList.remove('hidden');
     try {
-      const job = await request('POST', '/reconciliation/import', { body: fd });
-      const id = job.job_id ?? job.id;
-      if (id !== undefined && job.status !== 'done') {
-        bar.el.classList.remove('hidden');
-        await waitJob(id, (f) => bar.set(f));
-      }
+      const fmtIn = file.files[0].name.toLowerCase().endsWith('.csv') ? 'csv' : 'json';
+      const res = await upload(`${base()}/import`, fd, { params: { format: fmtIn, site_id: undefined }, onProgress: (f) => bar.set(f) });
+      bar.set(1);
       toast(t('export.imported'), 'ok');
+      clear(out).append(h('pre', { class: 'muted' }, JSON.stringify(res, null, 1)));
     } catch (err) { showError(err); }
   } }, t('export.import'));
   main.append(h('div', { class: 'toolbar' }, h('h1', {}, t('nav.export'))),

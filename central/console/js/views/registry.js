@@ -107,9 +107,10 @@ export const SPECS = {
       fld('valid_from', { type: 'datetime-local' }), fld('valid_until', { type: 'datetime-local' }), fld('enabled', { type: 'checkbox', value: true })],
   },
   tasks: {
-    path: '/reconciliation/tasks', del: false,
-    columns: [refCol('house_id'), enumCol('status', 'taskStatus'), col('reason'), col('due_at', (x) => fmtTime(x.due_at))],
-    form: [fld('house_id', { type: 'lookup', required: true }), fld('reason')],
+    path: () => `/reconciliation/sites/${encodeURIComponent(site.id)}/tasks`, noCreate: true,
+    columns: [refCol('house_id'), enumCol('kind', 'taskKind'), col('status', (x) => tag(x.overdue ? 'overdue' : x.status, tv('taskStatus', x.overdue ? 'overdue' : x.status))),
+      col('due_at', (x) => fmtTime(x.due_at)), col('done_at', (x) => fmtTime(x.done_at)), col('candidate_id')],
+    form: [],
   },
   users: {
     path: '/users',
@@ -189,7 +190,8 @@ export async function render(main, { user, route }) {
       const params = { limit: 200 };
       if (spec.search && search.value) params[spec.search] = search.value;
       if (spec.noSiteParam) params.site_id = undefined;
-      let rows = items(await get(spec.path, params));
+      const path = typeof spec.path === 'function' ? spec.path() : spec.path;
+      let rows = items(await get(path, params));
       if (spec.filter) rows = rows.filter(spec.filter);
       const actions = (spec.actions || []).filter(([, , roles]) => !roles || roles.includes(user.role));
       const columns = await refLabels(spec.columns);
@@ -209,6 +211,6 @@ export async function render(main, { user, route }) {
   let debounce;
   search?.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(reload, 300); });
   main.append(h('div', { class: 'toolbar' }, h('h1', {}, t(`nav.${route}`)), search, h('span', { class: 'grow' }),
-    h('button', { class: 'btn primary', type: 'button', id: 'new-item', onclick: () => editDialog(spec, t('common.new'), null, reload).catch(showError) }, t('common.new'))), box);
+    spec.noCreate ? null : h('button', { class: 'btn primary', type: 'button', id: 'new-item', onclick: () => editDialog(spec, t('common.new'), null, reload).catch(showError) }, t('common.new'))), box);
   await reload();
 }

@@ -1,89 +1,125 @@
 // Police: the reconciliation review queue (一标三实). Each candidate shows its evidence
-// (days seen, nights, doors, linked house, thumbnail where allowed) and the decision buttons.
-import { blobUrl, get, items, post } from '../api.js';
+// (days seen, nights, doors, linked house, recent times, thumbnail where the policy keeps one)
+// and the decisions: confirm (register / visit task), reject (known visitor, worker), merge.
+import { blobUrl, get, items, post, site } from '../api.js';
 import { fmtTime, t, tv } from '../i18n.js';
 import { buildForm, clear, h, modal, showError, tag, toast } from '../ui.js';
 
-const BASE = '/reconciliation/candidates';
+const base = () => `/reconciliation/sites/${encodeURIComponent(site.id)}`;
 
 function evidenceList(c) {
   const e = c.evidence || {};
-  const rows = [
-    [t('review.daysSeen'), e.days_seen ?? c.days_seen],
-    [t('review.nights'), e.night_count ?? e.nights ?? c.nights],
-    [t('review.doors'), (e.doors || e.door_ids || c.doors || []).join?.(', ')],
-    [t('review.house'), c.house_label || c.house_id || e.house_id],
-    [t('review.firstSeen'), fmtTime(e.first_seen_at || c.first_seen_at)],
-    [t('review.lastSeen'), fmtTime(e.last_seen_at || c.last_seen_at)],
-    [t('review.person'), c.person_name || c.person_id],
-  ].filter(([, v]) => v !== undefined && v !== null && v !== '');
-  return h('dl', { class: 'form' }, rows.map(([k, v]) => [h('label', {}, k), h('div', {}, String(v))]));
+  const rows = c.kind === 'moved_away'
+    ? [
+      [t('review.person'), c.subject_id],
+      [t('review.absentDays'), e.absent_days],
+      [t('review.lastSeen'), fmtTime(e.last_seen)],
+      [t('review.daysSeen'), e.days_seen],
+      [t('review.usualRatio'), e.usual_days_ratio],
+      [t('field.special_care'), e.special_care ? '✓' : ''],
+    ]
+    : [
+      [t('review.cluster'), e.cluster_label || c.subject_id],
+      [t('review.daysSeen'), e.days_seen],
+      [t('review.nights'), e.night_days],
+      [t('review.doors'), (e.doors || []).join(', ')],
+      [t('review.unit'), e.unit],
+      [t('review.house'), c.house_id],
+      [t('review.cooccurrence'), e.cooccurrence_days],
+      [t('review.rental'), e.rental_linked ? '✓' : ''],
+      [t('review.firstSeen'), fmtTime(e.first_seen)],
+      [t('review.lastSeen'), fmtTime(e.last_seen)],
+      [t('review.times'), (e.times || []).slice(-5).map((x) => fmtTime(x)).join('；')],
+    ];
+  return h('div', { class: 'form' }, rows.filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([k, v]) => [h('label', {}, k), h('div', {}, String(v))]));
 }
 
-async function decide(c, action, body, reload) {
+async function decide(c, path, body, reload, doneKey) {
   try {
-    await post(`${BASE}/${encodeURIComponent(c.id)}/${action}`, body);
-    toast(t(`review.done.${action}`), 'ok');
+    await post(path, body);
+    toast(t(`review.done.${doneKey}`), 'ok');
     reload();
     return true;
   } catch (err) { showError(err); return undefined; }
 }
 
 function confirmDialog(c, reload) {
-  const isMoved = (c.kind || c.type) === 'moved_away';
-  const f = buildForm(isMoved
+  const moved = c.kind === 'moved_away';
+  const f = buildForm(moved
     ? [{ name: 'note', label: t('review.note'), type: 'textarea' }]
     : [
-      { name: 'name', label: t('field.name') },
-      { name: 'household_id', label: t('field.household_id') },
-      { name: 'follow_up', label: t('review.followUp'), type: 'select', options: [['visit_task', t('review.visitTask')], ['enrol', t('review.startEnrol')]], value: 'visit_task' },
+      { name: 'name', label: t('field.name'), hint: t('review.nameHint') },
+      { name: 'id_number', label: t('field.id_number') },
+      { name: 'phone', label: t('field.phone') },
+      { name: 'kind', label: t('field.kind'), type: 'select', options: ['tenant', 'family', 'owner'].map((k) => [k, tv('personKind', k)]), value: 'tenant' },
+      { name: 'follow_up', label: t('review.followUp'), type: 'select', required: true, options: [['visit', t('review.visitTask')], ['enrol', t('review.startEnrol')]], value: 'visit' },
       { name: 'note', label: t('review.note'), type: 'textarea' },
     ], { id: 'confirm-form' });
-  return modal(`${t('review.confirm')} · ${tv('candidateKind', c.kind || c.type)}`, f.form, [{
+  return modal(`${t('review.confirm')} · ${tv('candidateKind', c.kind)}`, f.form, [{
     id: 'confirm-candidate', label: t('review.confirm'), kind: 'primary',
-    run: () => { const v = f.values(); return decide(c, 'confirm', Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null)), reload); },
+    run: () => {
+      const v = f.values();
+      const body = { note: v.note || '' };
+      if (!moved) {
+        body.follow_up = v.follow_up;
+        if (c.house_id) body.house_id = c.house_id;
+        if (v.name) body.person = Object.fromEntries(Object.entries({ name: v.name, id_number: v.id_number, phone: v.phone || '', kind: v.kind }).filter(([, x]) => x !== null));
+      }
+      return decide(c, `/reconciliation/candidates/${encodeURIComponent(c.id)}/confirm`, body, reload, 'confirm');
+    },
   }]);
 }
 
 function rejectDialog(c, reload) {
   const f = buildForm([
-    { name: 'reason', label: t('review.reason'), type: 'select', required: true, value: 'known_visitor',
-      options: [['known_visitor', t('review.knownVisitor')], ['worker', t('review.worker')], ['false_match', t('review.falseMatch')], ['other', t('review.other')]] },
+    { name: 'label', label: t('review.reason'), type: 'select', required: true, value: c.kind === 'moved_away' ? 'present' : 'visitor',
+      options: [['visitor', t('review.knownVisitor')], ['worker', t('review.worker')], ['present', t('review.stillPresent')]] },
     { name: 'note', label: t('review.note'), type: 'textarea' },
   ], { id: 'reject-form' });
-  return modal(t('review.reject'), f.form, [{ id: 'reject-candidate', label: t('review.reject'), kind: 'danger', run: () => decide(c, 'reject', f.values(), reload) }]);
+  return modal(t('review.reject'), f.form, [{
+    id: 'reject-candidate', label: t('review.reject'), kind: 'danger',
+    run: () => { const v = f.values(); return decide(c, `/reconciliation/candidates/${encodeURIComponent(c.id)}/reject`, { label: v.label, note: v.note || '' }, reload, 'reject'); },
+  }]);
 }
 
 function mergeDialog(c, others, reload) {
-  const f = buildForm([{ name: 'into_id', label: t('review.mergeInto'), type: 'select', required: true,
-    options: others.filter((o) => o.id !== c.id).map((o) => [o.id, `${o.label || o.cluster_id || o.id} (${(o.score ?? o.confidence ?? 0).toFixed?.(2) ?? ''})`]) }], { id: 'merge-form' });
-  return modal(t('review.merge'), f.form, [{ id: 'merge-candidate', label: t('review.merge'), kind: 'primary', run: () => decide(c, 'merge', f.values(), reload) }]);
+  const f = buildForm([{ name: 'other', label: t('review.mergeInto'), type: 'select', required: true,
+    options: others.filter((o) => o.id !== c.id && o.kind === c.kind).map((o) => [o.subject_id, `${o.evidence?.cluster_label || o.subject_id} (${Number(o.score).toFixed(2)})`]) },
+  { name: 'note', label: t('review.note'), type: 'textarea' }], { id: 'merge-form' });
+  return modal(t('review.merge'), f.form, [{
+    id: 'merge-candidate', label: t('review.merge'), kind: 'primary',
+    run: () => { const v = f.values(); return decide(c, `${base()}/merge`, { cluster_ids: [c.subject_id, v.other], note: v.note || '' }, reload, 'merge'); },
+  }]);
 }
 
 function card(c, all, reload) {
-  const img = h('img', { alt: t('review.thumbnail'), class: 'hidden', style: { width: '120px', height: '120px', objectFit: 'cover', borderRadius: '6px' } });
-  const thumb = c.thumbnail_url || (c.has_thumbnail ? `${BASE}/${c.id}/thumbnail` : null);
-  if (thumb) blobUrl(thumb).then((u) => { img.src = u; img.classList.remove('hidden'); }).catch(() => {});
-  const score = c.score ?? c.confidence;
-  return h('div', { class: 'panel candidate', id: `candidate-${c.id}`, dataset: { id: c.id } },
-    h('div', { class: 'row' }, h('h2', { class: 'grow' }, `${tv('candidateKind', c.kind || c.type)} · ${c.label || c.cluster_id || c.person_name || c.id}`),
-      score !== undefined ? tag(score >= 0.8 ? 'high' : score >= 0.5 ? 'medium' : 'low', `${t('review.confidence')} ${Number(score).toFixed(2)}`) : null,
-      tag(c.status || 'pending', tv('candidateStatus', c.status || 'pending'))),
+  const img = h('img', { alt: t('review.thumbnail'), class: 'hidden', style: { width: '112px', height: '112px', objectFit: 'cover', borderRadius: '6px' } });
+  if (c.has_thumbnail) blobUrl(`/reconciliation/candidates/${encodeURIComponent(c.id)}/thumbnail`).then((u) => { img.src = u; img.classList.remove('hidden'); }).catch(() => {});
+  const score = Number(c.score);
+  return h('div', { class: 'panel candidate', id: `candidate-${c.id}`, dataset: { id: c.id, kind: c.kind } },
+    h('div', { class: 'row' }, h('h2', { class: 'grow' }, `${tv('candidateKind', c.kind)} · ${c.evidence?.cluster_label || c.subject_id}`),
+      tag(score >= 0.8 ? 'high' : score >= 0.5 ? 'medium' : 'low', `${t('review.confidence')} ${score.toFixed(2)}`),
+      tag(c.status, tv('candidateStatus', c.status)), h('span', { class: 'muted' }, fmtTime(c.first_flagged_at))),
     h('div', { class: 'row', style: { alignItems: 'flex-start' } }, img, h('div', { class: 'grow' }, evidenceList(c))),
-    (c.status || 'pending') === 'pending' ? h('div', { class: 'row' },
+    c.status === 'open' ? h('div', { class: 'row' },
       h('button', { class: 'btn primary', type: 'button', dataset: { action: 'confirm' }, onclick: () => confirmDialog(c, reload) }, t('review.confirm')),
       h('button', { class: 'btn', type: 'button', dataset: { action: 'reject' }, onclick: () => rejectDialog(c, reload) }, t('review.reject')),
-      (c.kind || c.type) !== 'moved_away' ? h('button', { class: 'btn', type: 'button', dataset: { action: 'merge' }, onclick: () => mergeDialog(c, all, reload) }, t('review.merge')) : null) : null);
+      c.kind === 'occupant' && all.filter((o) => o.kind === 'occupant').length > 1
+        ? h('button', { class: 'btn', type: 'button', dataset: { action: 'merge' }, onclick: () => mergeDialog(c, all, reload) }, t('review.merge')) : null)
+      : h('div', { class: 'muted' }, `${t('review.decision')}: ${c.decision || ''} ${c.decided_by ? `· ${c.decided_by}` : ''} ${fmtTime(c.decided_at)}`));
 }
 
 export async function render(main) {
   const kind = h('select', { id: 'review-kind' }, h('option', { value: '' }, t('review.allKinds')),
-    ['unregistered', 'moved_away'].map((k) => h('option', { value: k }, tv('candidateKind', k))));
-  const status = h('select', { id: 'review-status' }, ['pending', 'confirmed', 'rejected', 'merged'].map((s) => h('option', { value: s }, tv('candidateStatus', s))));
+    ['occupant', 'moved_away'].map((k) => h('option', { value: k }, tv('candidateKind', k))));
+  const status = h('select', { id: 'review-status' }, ['open', 'confirmed', 'rejected', 'merged', 'withdrawn'].map((s) => h('option', { value: s }, tv('candidateStatus', s))));
   const box = h('div', { id: 'review-queue' });
+  const count = h('span', { class: 'muted', id: 'review-count' });
   const reload = async () => {
     try {
-      const rows = items(await get(BASE, { kind: kind.value || undefined, status: status.value, limit: 100 }));
+      const rows = items(await get(`${base()}/candidates`, { kind: kind.value || undefined, status: status.value, site_id: undefined }));
+      count.textContent = t('common.count', { n: rows.length });
       clear(box);
       if (!rows.length) box.append(h('div', { class: 'empty' }, t('review.empty')));
       else box.append(...rows.map((c) => card(c, rows, reload)));
@@ -93,6 +129,6 @@ export async function render(main) {
   };
   kind.addEventListener('change', reload);
   status.addEventListener('change', reload);
-  main.append(h('div', { class: 'toolbar' }, h('h1', {}, t('nav.review')), kind, status), box);
+  main.append(h('div', { class: 'toolbar' }, h('h1', {}, t('nav.review')), kind, status, count), box);
   await reload();
 }
