@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -206,10 +207,11 @@ class EdgeLink:
 
     def wait_drained(self, timeout: float) -> bool:
         """Block until the outbox is empty (everything acknowledged by central) or ``timeout`` passes."""
-        deadline = self.clock.monotonic() + timeout
+        # A real-time wait (not the injected clock): the caller blocks a thread on it.
+        deadline = time.monotonic() + timeout
         with self._changed:
             while self.outbox.depth() > 0:
-                left = deadline - self.clock.monotonic()
+                left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._changed.wait(min(left, 0.5))

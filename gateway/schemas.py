@@ -8,7 +8,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from contracts.link import EventAck, SignedEnvelope, WhitelistRequest, WhitelistVersionReport
+from contracts.link import (
+    CentralOnline,
+    EventAck,
+    EventBatch,
+    SignedEnvelope,
+    WhitelistRequest,
+    WhitelistVersionReport,
+)
 from contracts.messages import (
     EVENT_ADAPTER,
     CameraStatusEvent,
@@ -43,6 +50,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "whitelist.request": WhitelistRequest,
     "door_command": DoorCommand,
     "event_ack": EventAck,
+    "event_batch": EventBatch,
+    "central_online": CentralOnline,
     "envelope": SignedEnvelope,
 }
 

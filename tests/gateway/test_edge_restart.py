@@ -64,3 +64,38 @@ def test_killed_publisher_resumes_from_its_outbox(
     assert len(counted.events) == backlog == len(stored_ids)
     assert {eid for _seq, eid in reported} <= stored_ids
     assert sorted(e.seq for e in counted.events) == list(range(backlog))
+
+
+def test_killed_node_is_reported_offline_by_its_last_will(
+    broker: Any, keys: Any, tmp_path: Path, sqlite_store: Any, make_consumer: Any
+) -> None:
+    import threading
+
+    signer = keys.node("gate-a")
+    key = tmp_path / "gate-a.sign.pem"
+    save_private_key(signer._key, key)
+    consumer, _counted = make_consumer(broker.port, sqlite_store)
+    beats: list[Any] = []
+    cond = threading.Condition()
+
+    def on_status(beat: Any) -> None:
+        with cond:
+            beats.append(beat)
+            cond.notify_all()
+
+    consumer.on_status = on_status
+    proc = _spawn(broker.port, tmp_path / "o.db", key, keys.central_pub, 1_000_000)
+    try:
+        with cond:
+            assert cond.wait_for(lambda: any(b.online for b in beats), 30)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        with cond:
+            assert cond.wait_for(lambda: not beats[-1].online, 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    offline = beats[-1]
+    assert offline.node_id == "gate-a" and offline.site_id == "site-1"
