@@ -34,8 +34,8 @@ ROUTERS: list[APIRouter] = [
     console_siteplan.router,
     zones.router,
     events.router,
+    live.router,  # before alerts: /alerts/stream must not match /alerts/{alert_id}
     alerts.router,
-    live.router,
     visitors.router,
     vehicles.router,
     reconciliation.router,

@@ -193,3 +193,49 @@ def test_signed_webhook_with_retry(app: FastAPI, db: Session, clock: FakeClock, 
         assert json.loads(body)["type"] == "stranger"
     finally:
         server.shutdown()
+
+
+def test_sse_stream_over_a_real_server(app: FastAPI, db: Session, clock: FakeClock, make_site, login) -> None:
+    import socket
+    import time
+
+    import uvicorn
+
+    site = make_site()
+    now = clock.now()
+    db.add(
+        AlertRule(
+            site_id=site.id, name="s", type="stranger", params={"count": 1}, created_at=now, updated_at=now
+        )
+    )
+    db.commit()
+    _, headers = login("police", [site.id])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with (
+            httpx.Client(timeout=30) as http,
+            http.stream("GET", f"http://127.0.0.1:{port}/api/v1/alerts/stream", headers=headers) as resp,
+        ):
+            assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
+            lines = resp.iter_lines()
+            assert next(lines) == ": connected"
+            ops_runtime(app).ingestor.on_events([stranger(site, now)])
+            event_line = next(line for line in lines if line.startswith("event:"))
+            data_line = next(line for line in lines if line.startswith("data:"))
+        assert event_line == "event: alert.created"
+        assert json.loads(data_line[5:])["site_id"] == site.id
+        with httpx.Client(timeout=10) as http:
+            assert http.get(f"http://127.0.0.1:{port}/api/v1/alerts/stream").status_code == 401
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
