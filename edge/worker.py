@@ -143,7 +143,20 @@ class CameraWorker:
                 log.exception("camera %s: frame %d failed", self.cfg.id, frame.index)
 
     def undecided(self) -> bool:
-        return any(st.decision is None for st in self.states.values())
+        """Some usable face still lacks the evidence for its decision (burst mode)."""
+        return any(self._needs_evidence(st) and self._usable(st.last_quality) for st in self.states.values())
+
+    def _usable(self, q: Quality | None) -> bool:
+        return q is not None and "too_small" not in q.reasons and q.score >= self.dcfg.min_quality
+
+    def _needs_evidence(self, st: TrackState) -> bool:
+        """Undecided and more looks would help: a stranger with enough unmatched looks only waits."""
+        if st.decision is not None:
+            return False
+        obs = st.evidence.observations
+        if len(obs) < self.dcfg.min_consistent_matches:
+            return True
+        return any(o.person_id is not None for o in obs)
 
     # -- per frame -------------------------------------------------------------------------------
 
@@ -222,6 +235,7 @@ class CameraWorker:
             due = (
                 st.last_embed_at is not None
                 and frame.timestamp - st.last_embed_at >= self.dcfg.reembed_interval_s
+                and self._needs_evidence(st)
             )
             if new or improved or due:
                 to_embed.append((trk, st, aligned, q))
