@@ -1,0 +1,250 @@
+"""``anju recognition embed | eval lfw | eval openset``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pack", default="faceplugin", help="model pack for embedder/landmarks/liveness")
+    p.add_argument("--detector", choices=["yunet", "scrfd", "rfb320"], default=None, help="face detector")
+    p.add_argument("--detector-pack", default=None, help="pack holding the detector (e.g. scrfd_500m)")
+    p.add_argument("--flip-fusion", action="store_true", help="fuse the embedding of the mirrored face")
+    p.add_argument("--model-dir", type=Path, default=None, help="model cache (default: $ANJU_MODEL_DIR)")
+
+
+def _config(args: argparse.Namespace, **extra: Any) -> Any:
+    from recognition.config import RecognitionConfig
+
+    fields: dict[str, Any] = {"pack": args.pack, "flip_fusion": args.flip_fusion, **extra}
+    if args.detector:
+        fields["detector"] = args.detector
+    if args.detector_pack:
+        fields["detector_pack"] = args.detector_pack
+    return RecognitionConfig(**fields)
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("recognition", help="face detection/embedding and accuracy evaluations")
+    rsub = parser.add_subparsers(dest="recognition_cmd", metavar="CMD")
+
+    p = rsub.add_parser("embed", help="per face: box, 5 points, score, quality, liveness and embedding")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p.add_argument("--json", action="store_true", help="JSON on stdout")
+    p.add_argument("--no-liveness", action="store_true")
+    _model_args(p)
+    p.set_defaults(func=_cmd_embed)
+
+    ev = rsub.add_parser("eval", help="accuracy evaluations")
+    esub = ev.add_subparsers(dest="eval_cmd", metavar="EVAL")
+    p = esub.add_parser("lfw", help="LFW View-2 10-fold verification")
+    p.add_argument("--root", type=Path, required=True, help="LFW folder (<Name>/<Name>_NNNN.jpg)")
+    p.add_argument("--pairs", type=Path, required=True, help="pairs.txt")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--json", action="store_true")
+    _model_args(p)
+    p.set_defaults(func=_cmd_lfw)
+
+    p = esub.add_parser("openset", help="open-set 1:N identification on a labelled folder")
+    p.add_argument("--root", type=Path, required=True, help="folder of <person>/<images>")
+    p.add_argument("--gallery", type=int, default=1000, help="identities enrolled (one image each)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--json", action="store_true")
+    _model_args(p)
+    p.set_defaults(func=_cmd_openset)
+    ev.set_defaults(func=lambda a: (ev.print_help(sys.stderr), 2)[1])
+    parser.set_defaults(func=lambda a: (parser.print_help(sys.stderr), 2)[1])
+
+
+def _emit(doc: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    else:
+        for k, v in doc.items():
+            sys.stdout.write(f"{k}: {v}\n")
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    from recognition.imageio import ImageError, load_image
+    from recognition.pipeline import FacePipeline
+    from recognition.types import Frame
+
+    pipe = FacePipeline.from_config(_config(args), args.model_dir)
+    out: list[dict[str, Any]] = []
+    failures = 0
+    for path in args.images:
+        entry: dict[str, Any] = {"image": str(path), "model_id": pipe.model_id}
+        try:
+            img = load_image(path)
+        except ImageError as exc:
+            log.error("%s", exc)
+            entry["error"] = {"reason": exc.reason, "message": str(exc)}
+            failures += 1
+            out.append(entry)
+            continue
+        results = pipe.analyze(Frame(image=img, source_id=str(path)), liveness=not args.no_liveness)
+        if not results:
+            msg = f"{path}: no face found (未检测到人脸)"
+            log.error("%s", msg)
+            entry["error"] = {"reason": "no_face", "message": msg}
+            failures += 1
+        entry["faces"] = [
+            {
+                "box": [round(v, 2) for v in r.detection.box],
+                "landmarks": [[round(float(x), 2), round(float(y), 2)] for x, y in r.detection.landmarks],
+                "score": round(r.detection.score, 4),
+                "quality": {
+                    "score": round(r.quality.score, 4),
+                    "inter_ocular_px": round(r.quality.inter_ocular_px, 1),
+                    "blur": round(r.quality.blur, 1),
+                    "yaw_deg": round(r.quality.yaw_deg, 1),
+                    "pitch_deg": round(r.quality.pitch_deg, 1),
+                    "reasons": list(r.quality.reasons),
+                },
+                "liveness": None
+                if r.liveness is None
+                else {
+                    "score": round(r.liveness.score, 4),
+                    "threshold": r.liveness.threshold,
+                    "live": r.liveness.live,
+                },
+                "embedding": None
+                if r.embedding is None
+                else [round(float(v), 6) for v in r.embedding.vector],
+            }
+            for r in results
+        ]
+        out.append(entry)
+    if args.json:
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+    else:
+        for e in out:
+            if "error" in e:
+                sys.stdout.write(f"{e['image']}: ERROR {e['error']['message']}\n")
+                continue
+            for i, f in enumerate(e["faces"]):
+                live = "" if f["liveness"] is None else f" live={f['liveness']['score']:.2f}"
+                q = f["quality"]
+                why = " " + ",".join(q["reasons"]) if q["reasons"] else ""
+                sys.stdout.write(
+                    f"{e['image']} face {i}: box={f['box']} score={f['score']:.2f} quality={q['score']:.2f}"
+                    f"{why}{live} dim={len(f['embedding'] or [])}\n"
+                )
+    return 2 if failures else 0
+
+
+def _cmd_lfw(args: argparse.Namespace) -> int:
+    import time
+
+    import numpy as np
+
+    from recognition.evalrun import embed_images
+    from recognition.metrics import kfold_accuracy, parse_lfw_pairs, tar_at_far
+
+    t0 = time.perf_counter()
+    cfg = _config(args)
+    pairs = parse_lfw_pairs(args.pairs)
+    images = sorted({p.a for p in pairs} | {p.b for p in pairs})
+    missing = [i for i in images if not (args.root / i).is_file()]
+    if missing:
+        from recognition.metrics import EvalDataError
+
+        raise EvalDataError(
+            f"{args.root}: {len(missing)} images of the pairs file are missing, e.g. {missing[0]}"
+        )
+    res = embed_images([args.root / i for i in images], cfg, args.model_dir, args.workers)
+    index = {name: k for k, name in enumerate(images)}
+    a = res.vectors[[index[p.a] for p in pairs]]
+    b = res.vectors[[index[p.b] for p in pairs]]
+    scores = (a * b).sum(axis=1)
+    same = np.array([p.same for p in pairs])
+    folds = np.array([p.fold for p in pairs])
+    accs, thrs = kfold_accuracy(scores, same, folds)
+    tar3, t3 = tar_at_far(scores, same, 1e-3)
+    tar4, _ = tar_at_far(scores, same, 1e-2)
+    doc = {
+        "accuracy_mean": round(float(np.mean(accs)), 5),
+        "accuracy_std": round(float(np.std(accs)), 5),
+        "tar_at_far_1e-3": round(tar3, 5),
+        "threshold_at_far_1e-3": round(t3, 4),
+        "tar_at_far_1e-2": round(tar4, 5),
+        "threshold": round(float(np.mean(thrs)), 4),
+        "fold_accuracies": [round(x, 4) for x in accs],
+        "pairs": len(pairs),
+        "images": len(images),
+        "failed_images": len(res.failed),
+        "unreadable_images": len(res.unreadable),
+        "model_id": res.model_id,
+        "detector": cfg.detector,
+        "flip_fusion": cfg.flip_fusion,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    _emit(doc, args.json)
+    return 0
+
+
+def _cmd_openset(args: argparse.Namespace) -> int:
+    import time
+
+    import numpy as np
+
+    from recognition.evalrun import embed_images
+    from recognition.metrics import EvalDataError, open_set
+
+    t0 = time.perf_counter()
+    cfg = _config(args)
+    root: Path = args.root
+    if not root.is_dir():
+        raise EvalDataError(f"{root}: not a folder")
+    exts = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+    people = {
+        d.name: sorted(p for p in d.iterdir() if p.suffix.lower() in exts)
+        for d in sorted(root.iterdir())
+        if d.is_dir()
+    }
+    people = {k: v for k, v in people.items() if v}
+    multi = sorted(k for k, v in people.items() if len(v) >= 2)
+    if len(multi) < args.gallery:
+        raise EvalDataError(
+            f"{root}: only {len(multi)} people have two or more images; "
+            f"--gallery {args.gallery} needs that many"
+        )
+    rng = np.random.default_rng(args.seed)
+    gallery_people = sorted(rng.choice(multi, size=args.gallery, replace=False).tolist())
+    gal_set = set(gallery_people)
+    gallery_imgs = [people[k][0] for k in gallery_people]
+    probes: list[Path] = []
+    probe_ids: list[str] = []
+    for k, imgs in people.items():
+        rest = imgs[1:] if k in gal_set else imgs
+        probes += rest
+        probe_ids += [k] * len(rest)
+    res = embed_images(gallery_imgs + probes, cfg, args.model_dir, args.workers)
+    g, p = res.vectors[: len(gallery_imgs)], res.vectors[len(gallery_imgs) :]
+    sim = p @ g.T
+    m = open_set(sim, np.array(probe_ids), np.array(gallery_people), (1e-2, 1e-3))
+    doc: dict[str, Any] = {
+        "fnir_at_fpir_1e-2": round(m["fnir_at_fpir_1e-2"], 5),
+        "fnir_at_fpir_1e-3": round(m["fnir_at_fpir_1e-3"], 5),
+        "rank1": round(m["rank1"], 5),
+        "threshold_at_fpir_1e-2": round(m["threshold_at_fpir_1e-2"], 4),
+        "threshold_at_fpir_1e-3": round(m["threshold_at_fpir_1e-3"], 4),
+        "gallery": len(gallery_people),
+        "mated_probes": m["mated_probes"],
+        "non_mated_probes": m["non_mated_probes"],
+        "failed_images": len(res.failed),
+        "model_id": res.model_id,
+        "detector": cfg.detector,
+        "flip_fusion": cfg.flip_fusion,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    _emit(doc, args.json)
+    return 0
