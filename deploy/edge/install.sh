@@ -165,6 +165,10 @@ if [ "$PLATFORM" = jetson ]; then
 fi
 run "$PREFIX/venv/bin/python" -c "import onnxruntime as ort; print('onnxruntime', ort.__version__, ort.get_available_providers())"
 
+# the backup/restore scripts and the unit files, for later use on this node
+run install -d -m 0755 "$PREFIX/deploy"
+run cp -a "$HERE/../backup" "$HERE/../systemd" "$HERE/../README.md" "$PREFIX/deploy/"
+
 # ---- 5. models -----------------------------------------------------------------------------------
 say "models into $STATE/models"
 run install -d -o root -g anju -m 0750 "$STATE"

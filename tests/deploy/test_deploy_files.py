@@ -121,31 +121,38 @@ def test_grafana_dashboard_uses_only_real_metrics() -> None:
     assert len(ids) == len(set(ids))
 
 
-UNITS = [DEPLOY / "systemd" / "anju-central.service", DEPLOY / "systemd" / "anju-edge.service"]
+UNITS = sorted((DEPLOY / "systemd").glob("*.service")) + sorted((DEPLOY / "systemd").glob("*.timer"))
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
 def test_systemd_units(unit: Path, tmp_path: Path) -> None:
     text = unit.read_text(encoding="utf-8")
-    for key in (
-        "NoNewPrivileges=yes",
-        "ProtectSystem=strict",
-        "ProtectHome=yes",
-        "PrivateTmp=yes",
-        "CapabilityBoundingSet=",
-        "SystemCallFilter=@system-service",
-        "RestrictNamespaces=yes",
-    ):
-        assert key in text, f"{unit.name} lacks {key}"
+    if unit.suffix == ".service":
+        for key in (
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            "ProtectHome=yes",
+            "PrivateTmp=yes",
+            "CapabilityBoundingSet=",
+            "SystemCallFilter=@system-service",
+            "RestrictNamespaces=yes",
+        ):
+            assert key in text, f"{unit.name} lacks {key}"
     for line in text.splitlines():
         if line.startswith(("ExecStart=", "ExecStartPre=")):
-            _parses(shlex.split(line.split("=", 1)[1]))
+            argv = shlex.split(line.split("=", 1)[1])
+            if argv[0].endswith("/anju"):
+                _parses(argv)
+            else:
+                assert (ROOT / argv[0].removeprefix("/opt/anju/")).is_file(), argv[0]
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze not installed")
-    local = tmp_path / unit.name
-    local.write_text(text.replace("/opt/anju/venv/bin/anju", str(ROOT / ".venv" / "bin" / "anju")))
+    for other in UNITS:  # a timer is verified next to its service
+        local_text = other.read_text(encoding="utf-8")
+        local_text = local_text.replace("/opt/anju/venv/bin/anju", str(ROOT / ".venv" / "bin" / "anju"))
+        (tmp_path / other.name).write_text(local_text.replace("/opt/anju/deploy/", f"{ROOT}/deploy/"))
     res = subprocess.run(
-        ["systemd-analyze", "verify", str(local)], capture_output=True, text=True, timeout=60
+        ["systemd-analyze", "verify", str(tmp_path / unit.name)], capture_output=True, text=True, timeout=60
     )
     assert res.returncode == 0 and not res.stderr.strip(), res.stderr
 
