@@ -6,6 +6,7 @@ import json
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -55,9 +56,11 @@ def test_ws_feed_ack_and_scope(
     assert [a["site_id"] for a in listed] == [site.id]
     other_alert = client.get(f"/api/v1/alerts?site_id={other.id}", headers=headers)
     assert other_alert.status_code == 403
-    with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect("/api/v1/ws/alerts?token=bogus") as ws:
-            ws.receive_json()
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect("/api/v1/ws/alerts?token=bogus") as ws,
+    ):
+        ws.receive_json()
     assert closed.value.code == 4401
 
 
@@ -136,7 +139,7 @@ def test_lpr_http_and_visitor_pass(
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[str, bytes]] = []
+    received: ClassVar[list[tuple[str, bytes]]] = []
     fail_first = 1
 
     def do_POST(self) -> None:
