@@ -60,7 +60,7 @@ function renderShell(user) {
   for (const [route, group] of routesFor(user.role)) (groups[group] ||= []).push(route);
   const nav = h('nav', { class: 'nav', id: 'nav' }, Object.entries(groups).map(([g, routes]) => [
     h('div', { class: 'group' }, t(`nav.group.${g}`)),
-    routes.map((r) => h('a', { href: `#/${r}`, dataset: { route: r } }, t(`nav.${r}`),
+    routes.map((r) => h('a', { href: `#/${r}`, dataset: { route: r } }, h('span', { class: 'label' }, t(`nav.${r}`)),
       r === 'alerts' ? h('span', { class: 'badge hidden', id: 'alert-badge' }) : null)),
   ]));
   const live = h('span', { class: 'live', id: 'live-dot', title: t('alerts.live') });

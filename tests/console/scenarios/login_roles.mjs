@@ -39,14 +39,14 @@ scenario(async ({ context }) => {
   await page.goto(`${BASE_URL}/#/alerts`);
   await page.waitForSelector('#alert-list');
   await page.click('#lang-switch');
-  await page.waitForFunction(() => document.documentElement.lang === 'en');
-  const englishNav = await page.textContent('#nav a[data-route="alerts"]');
+  await page.waitForFunction(() => document.querySelector('#nav a[data-route="alerts"] .label')?.textContent === 'Alert wall');
+  const englishNav = await page.textContent('#nav a[data-route="alerts"] .label');
   await shot(page, 'guard-alerts-en');
   await page.reload();
   await page.waitForSelector('#nav');
   const stillEnglish = await page.evaluate(() => document.documentElement.lang);
   await page.click('#lang-switch');
-  await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
-  const chineseNav = await page.textContent('#nav a[data-route="alerts"]');
+  await page.waitForFunction(() => document.querySelector('#nav a[data-route="alerts"] .label')?.textContent === '告警墙');
+  const chineseNav = await page.textContent('#nav a[data-route="alerts"] .label');
   return { nav, home, loginError, forbiddenText, apiStatus, englishNav, stillEnglish, chineseNav };
 });
