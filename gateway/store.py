@@ -49,13 +49,11 @@ class JsonText(sa.types.TypeDecorator[Any]):
         return json.loads(value) if isinstance(value, str) else value
 
 
-_EventId = sa.String(36).with_variant(postgresql.UUID(as_uuid=False), "postgresql")
-
 gateway_events = sa.Table(
     "gateway_events",
     metadata,
-    # The event id is the key: the one index every insert needs anyway (ON CONFLICT checks it).
-    sa.Column("event_id", _EventId, primary_key=True),
+    sa.Column("id", _BigInt, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
     sa.Column("site_id", sa.String(64), nullable=False),
     sa.Column("node_id", sa.String(64), nullable=False),
     sa.Column("seq", sa.BigInteger(), nullable=False),
@@ -66,6 +64,7 @@ gateway_events = sa.Table(
     sa.Column("payload", JsonText(), nullable=False),
     sa.Index("ix_gateway_events_site_captured", "site_id", "captured_at"),
     sa.Index("ix_gateway_events_node_seq", "site_id", "node_id", "seq"),
+    sa.Index("ix_gateway_events_kind_captured", "kind", "captured_at"),
 )
 
 gateway_dead_letters = sa.Table(
@@ -322,7 +321,7 @@ _COLUMNS = (
     "payload",
 )
 _STAGE_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS gateway_events_stage (event_id uuid, site_id varchar(64),"
+    "CREATE TEMP TABLE IF NOT EXISTS gateway_events_stage (event_id varchar(36), site_id varchar(64),"
     " node_id varchar(64), seq bigint, kind varchar(32), severity varchar(16), captured_at timestamptz,"
     " received_at timestamptz, payload json) ON COMMIT DELETE ROWS"
 )
