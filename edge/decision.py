@@ -44,6 +44,7 @@ class Decision:
     score: float
     reason: str
     decided_at: float
+    looks: int = 1  # observations (embedded frames) of the track behind the decision
 
     @property
     def opens(self) -> bool:
@@ -178,7 +179,7 @@ class DecisionMaker:
             if not allowed:
                 return Decision(Outcome.denied, pid, person.kind, score, reason, now_mono)
             outcome = Outcome.visitor if person.kind == PersonKind.visitor else Outcome.open
-            return Decision(outcome, pid, person.kind, score, reason, now_mono)
+            return Decision(outcome, pid, person.kind, score, reason, now_mono, looks=len(obs))
         unmatched = [o for o in evidence.observations if o.person_id is None]
         if (
             not counts
