@@ -62,3 +62,29 @@ def test_searches_see_updates_whole(exact_max_size: int) -> None:
     assert not errors, errors[:3]
     assert idx.version == 62 and idx.tier == ("exact" if exact_max_size > 3002 else "ivf")
     assert all(c > 0 for c in counts)
+
+
+def test_searches_answer_from_the_old_index_while_a_snapshot_builds() -> None:
+    rng = np.random.default_rng(4)
+    old = rng.standard_normal((50, DIM)).astype(np.float32)
+    idx = WhitelistIndex("m", DIM, 0.5, IndexConfig(exact_max_size=1_000))
+    idx.apply_snapshot({f"old{i}": old[i] for i in range(50)}, 1)
+    big = {f"new{i}": v for i, v in enumerate(rng.standard_normal((60_000, DIM)).astype(np.float32))}
+
+    builder = threading.Thread(target=idx.apply_snapshot, args=(big, 2))
+    builder.start()
+    seen_during_build = 0
+    try:
+        while builder.is_alive():
+            if idx._mutate.locked() and idx.version == 1:
+                res = idx.search(old[7], k=1)
+                if builder.is_alive() and idx.version == 1:
+                    assert res.candidates[0].person_id == "old7"
+                    seen_during_build += 1
+                    if seen_during_build >= 3:
+                        break
+    finally:
+        builder.join()
+    assert seen_during_build >= 1, "the snapshot finished before a search could overlap it"
+    assert idx.version == 2 and len(idx) == 60_000 and idx.tier == "ivf"
+    assert idx.search(big["new5"], k=1).candidates[0].person_id == "new5"
