@@ -15,14 +15,16 @@ once a day, retention.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from pydantic import Field
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from anju.clock import Clock
@@ -32,7 +34,7 @@ from central.services.notify import AlertSink, FanOut, WebhookPolicy, deliver_du
 from central.services.retention import RetentionSettings, run_retention
 from central.services.visitors import record_visits
 from central.services.whitelist import CHANGES_PENDING, WhitelistCompiler
-from contracts import Event
+from contracts import Event, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,29 @@ class Ingestor:
             session.commit()
         self.events_recorded += len(records)
         self.notifier.publish(messages)
+
+    def catch_up(self, engine: Engine, since: datetime, batch: int = 1000) -> int:
+        """Record events the gateway's raw store holds from ``since`` on but the records lack
+        (a failed hook call, a crash between the two stores). Idempotent; returns events recorded."""
+        from gateway.store import gateway_events
+
+        table = gateway_events
+        before = self.events_recorded
+        offset = 0
+        while True:
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(table.c.payload)
+                    .where(table.c.received_at >= since)
+                    .order_by(table.c.received_at, table.c.event_id)
+                    .limit(batch)
+                    .offset(offset)
+                ).all()
+            if not rows:
+                return self.events_recorded - before
+            offset += len(rows)
+            events = [parse_event(p if isinstance(p, str | bytes) else json.dumps(p)) for (p,) in rows]
+            self.on_events(events)
 
 
 class OpsWorker:
@@ -260,6 +285,9 @@ class GatewayLink:
         self._connect_async = connect_async
         self._config = config
         self._session_factory = app.state.session_factory
+        self._runtime = runtime
+        self._engine = app.state.engine
+        self._clock = clock
         runtime.notifier.sinks.append(MqttAlertPublisher(self._alert_client))
 
     def _send_snapshot(self, site_id: str) -> None:
@@ -268,6 +296,10 @@ class GatewayLink:
         self.publisher.publish_snapshot(snapshot)
 
     def start(self) -> None:
+        # events stored by the gateway while central was down or whose hook call failed
+        caught = self._runtime.ingestor.catch_up(self._engine, self._clock.now() - timedelta(hours=1))
+        if caught:
+            log.info("recorded %d events the raw store held but the records lacked", caught)
         self._connect_async(self._alert_client, self._config.broker)
         self._alert_client.loop_start()
         self.publisher.start()
