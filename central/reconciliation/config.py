@@ -69,6 +69,13 @@ class MovedAwayScoring(StrictModel):
     candidate_threshold: float = Field(
         0.9, ge=0.0, le=1.0, description="score that puts a resident in review"
     )
+    confident_pass_score: float = Field(
+        0.5,
+        ge=-1.0,
+        le=1.0,
+        description="face passes below this match score do not count as presence (they may be another "
+        "person matched to this resident's template)",
+    )
 
 
 class GridWorkConfig(StrictModel):

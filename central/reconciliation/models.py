@@ -74,6 +74,9 @@ class ResidentPresence(Base):
     first_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     passes: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Best face-match score of the day (1.0 for QR/PIN/remote passes): a day seen only through
+    # weak matches may be someone else matched to this person, so absence scoring ignores it.
+    best_score: Mapped[float] = mapped_column(Float, nullable=False, default=1.0)
 
 
 class ResidentDoorPass(IdMixin, Base):

@@ -51,7 +51,7 @@ from central.reconciliation.store import (
     to_bytes,
     write_cluster,
 )
-from contracts.messages import PassEvent, StrangerEvent
+from contracts.messages import Credential, PassEvent, StrangerEvent
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +272,7 @@ class ReconciliationService:
     def _ingest_pass(self, session: Session, ev: PassEvent) -> None:
         local = ev.captured_at + timedelta(hours=self.config.occupant.utc_offset_hours)
         key = (ev.site_id, ev.person_id, local.date())
+        score = 1.0 if ev.credential != Credential.face or ev.score is None else ev.score
         row = session.get(ResidentPresence, key)
         if row is None:
             session.add(
@@ -282,11 +283,13 @@ class ReconciliationService:
                     first_at=ev.captured_at,
                     last_at=ev.captured_at,
                     passes=1,
+                    best_score=score,
                 )
             )
             session.flush()
         else:
             row.passes += 1
+            row.best_score = max(row.best_score, score)
             row.first_at = min(row.first_at, ev.captured_at)
             row.last_at = max(row.last_at, ev.captured_at)
         if ev.ring == BUILDING_RING:
@@ -487,7 +490,10 @@ class ReconciliationService:
             pid: (int(n), last)
             for pid, n, last in session.execute(
                 select(ResidentPresence.person_id, func.count(), func.max(ResidentPresence.last_at))
-                .where(ResidentPresence.site_id == site_id)
+                .where(
+                    ResidentPresence.site_id == site_id,
+                    ResidentPresence.best_score >= self.config.moved_away.confident_pass_score,
+                )
                 .group_by(ResidentPresence.person_id)
             ).all()
         }
