@@ -25,16 +25,18 @@ function append(el, children) {
   }
 }
 
+/** Empties ``el``; ``clear(el).append(...)`` then skips null/false children like ``h`` does. */
 export function clear(el) {
   while (el.firstChild) el.removeChild(el.firstChild);
-  return el;
+  return { el, append: (...children) => { append(el, children); return el; } };
 }
 
 export function toast(message, kind = '') {
   const box = document.getElementById('toasts');
   const el = h('div', { class: `toast ${kind}`, role: 'status' }, message);
   box.append(el);
-  setTimeout(() => el.remove(), kind === 'error' ? 7000 : 3500);
+  while (box.children.length > 3) box.firstChild.remove();  // a burst never covers the page
+  setTimeout(() => el.remove(), kind === 'error' ? 7000 : 2500);
 }
 
 export function showError(err) {

@@ -7,7 +7,7 @@ import { buildForm, clear, h, modal, showError, tag, toast } from '../ui.js';
 
 const base = () => `/reconciliation/sites/${encodeURIComponent(site.id)}`;
 
-function evidenceList(c) {
+function evidenceList(c, houses) {
   const e = c.evidence || {};
   const rows = c.kind === 'moved_away'
     ? [
@@ -24,7 +24,7 @@ function evidenceList(c) {
       [t('review.nights'), e.night_days],
       [t('review.doors'), (e.doors || []).join(', ')],
       [t('review.unit'), e.unit],
-      [t('review.house'), c.house_id],
+      [t('review.house'), houses.get(c.house_id) || c.house_id],
       [t('review.cooccurrence'), e.cooccurrence_days],
       [t('review.rental'), e.rental_linked ? '✓' : ''],
       [t('review.firstSeen'), fmtTime(e.first_seen)],
@@ -93,7 +93,7 @@ function mergeDialog(c, others, reload) {
   }]);
 }
 
-function card(c, all, reload) {
+function card(c, all, reload, houses) {
   const img = h('img', { alt: t('review.thumbnail'), class: 'hidden', style: { width: '112px', height: '112px', objectFit: 'cover', borderRadius: '6px' } });
   if (c.has_thumbnail) blobUrl(`/reconciliation/candidates/${encodeURIComponent(c.id)}/thumbnail`).then((u) => { img.src = u; img.classList.remove('hidden'); }).catch(() => {});
   const score = Number(c.score);
@@ -101,7 +101,7 @@ function card(c, all, reload) {
     h('div', { class: 'row' }, h('h2', { class: 'grow' }, `${tv('candidateKind', c.kind)} · ${c.evidence?.cluster_label || c.subject_id}`),
       tag(score >= 0.8 ? 'high' : score >= 0.5 ? 'medium' : 'low', `${t('review.confidence')} ${score.toFixed(2)}`),
       tag(c.status, tv('candidateStatus', c.status)), h('span', { class: 'muted' }, fmtTime(c.first_flagged_at))),
-    h('div', { class: 'row', style: { alignItems: 'flex-start' } }, img, h('div', { class: 'grow' }, evidenceList(c))),
+    h('div', { class: 'row', style: { alignItems: 'flex-start' } }, img, h('div', { class: 'grow' }, evidenceList(c, houses))),
     c.status === 'open' ? h('div', { class: 'row' },
       h('button', { class: 'btn primary', type: 'button', dataset: { action: 'confirm' }, onclick: () => confirmDialog(c, reload) }, t('review.confirm')),
       h('button', { class: 'btn', type: 'button', dataset: { action: 'reject' }, onclick: () => rejectDialog(c, reload) }, t('review.reject')),
@@ -119,10 +119,12 @@ export async function render(main) {
   const reload = async () => {
     try {
       const rows = items(await get(`${base()}/candidates`, { kind: kind.value || undefined, status: status.value, site_id: undefined }));
+      let houses = new Map();
+      try { houses = new Map(items(await get('/houses', { limit: 500 })).map((x) => [x.id, x.address || x.room])); } catch { /* ids then */ }
       count.textContent = t('common.count', { n: rows.length });
       clear(box);
       if (!rows.length) box.append(h('div', { class: 'empty' }, t('review.empty')));
-      else box.append(...rows.map((c) => card(c, rows, reload)));
+      else box.append(...rows.map((c) => card(c, rows, reload, houses)));
     } catch (err) {
       clear(box).append(h('div', { class: 'empty errors' }, err.status === 403 ? t('common.forbidden') : err.message));
     }

@@ -7,7 +7,7 @@ import { devicesForPlan, loadPlan, planView, saveMarkers, uploadPlanImage } from
 export async function render(main, { user }) {
   const canEdit = ['property_manager', 'admin'].includes(user.role);
   const holder = h('div', { class: 'grow' });
-  const side = h('div', { class: 'panel', style: { width: '300px', maxHeight: 'calc(100vh - 130px)', overflowY: 'auto' } });
+  const side = h('div', { class: 'panel', style: { flex: '0 0 300px', maxHeight: 'calc(100vh - 130px)', overflowY: 'auto' } });
   let plan = await loadPlan();
   let devices = await devicesForPlan();
   const editing = canEdit ? {
@@ -23,7 +23,7 @@ export async function render(main, { user }) {
   async function draw() {
     clear(holder).append(await planView(plan, devices, { editing }));
     clear(side).append(h('h2', {}, t('plan.devices')),
-      devices.length ? null : h('div', { class: 'muted' }, t('common.empty')),
+      ...(devices.length ? [] : [h('div', { class: 'muted' }, t('common.empty'))]),
       ...devices.map((d) => h('div', { class: 'row', style: { marginBottom: '4px' } },
         h('span', { class: 'grow' }, `${d.kind === 'door' ? '▮' : '◉'} ${d.name}`),
         tag(d.state, tv(d.kind === 'door' ? 'doorState' : 'cameraStatus', d.state)),
