@@ -338,27 +338,31 @@ class AlertEngine:
             stmt = stmt.where(getattr(Person, group).is_(True))
         elif group != "all":
             stmt = stmt.where(Person.kind == group)
-        limit = timedelta(days=params.days)
-        for person, last_seen in ctx.session.execute(stmt):
-            # Never seen: count from registration, so a new resident is not flagged at once.
+        cutoff = ctx.now - timedelta(days=params.days)
+        # Never seen: count from registration, so a new resident is not flagged at once.
+        seen = func.coalesce(PersonPresence.last_seen_at, Person.created_at)
+        absent = ctx.session.execute(stmt.where(seen <= cutoff)).all()
+        if not absent:
+            return
+        # the newest alert of this rule per person, in one query
+        latest = dict(
+            ctx.session.execute(
+                select(Alert.person_id, func.max(Alert.first_at))
+                .where(Alert.site_id == rule.site_id, Alert.rule_id == rule.id)
+                .group_by(Alert.person_id)
+            ).all()
+        )
+        for person, last_seen in absent:
             since = last_seen or person.created_at
-            if ctx.now - since < limit:
-                continue
-            key = f"{rule.id}:{person.id}"
-            # One alert per absence episode: a later sighting starts a new episode.
-            already = ctx.session.scalar(
-                select(func.count(Alert.id)).where(
-                    Alert.site_id == rule.site_id, Alert.dedup_key == key, Alert.first_at >= since
-                )
-            )
-            if already:
-                continue
+            previous = latest.get(person.id)
+            if previous is not None and previous >= since:
+                continue  # one alert per absence episode: a later sighting starts a new one
             days = int((ctx.now - since).total_seconds() // 86400)
             zh, en = titles(RuleType.absence, person=mask_name(person.name), days=days)
-            alert = self._raise(
+            key = f"{rule.id}:{person.id}"
+            self._raise(
                 ctx, rule, None, severity, key, zh, en, site_id=rule.site_id, person_id=person.id, at=ctx.now
             )
-            alert.dedup_key = key
 
     def _escalate(self, ctx: _Ctx, site_ids: list[str] | None) -> None:
         stmt = (
