@@ -120,6 +120,23 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    async def data_error(_request: Request, exc: Exception) -> JSONResponse:
+        # The database refused a value the API let through (NUL bytes on PostgreSQL, numbers out of
+        # a column's range): the caller's input, so 422, not a server error.
+        log.info("database refused input: %s", exc)
+        return JSONResponse(
+            _body(
+                "validation_failed",
+                "输入含有数据库不接受的字符或数值",
+                "input contains a value the database refuses",
+                [],
+            ),
+            status_code=422,
+        )
+
+    from sqlalchemy.exc import DataError
+
+    app.add_exception_handler(DataError, data_error)
     app.add_exception_handler(CentralError, central_error)
     app.add_exception_handler(RequestValidationError, request_validation)
     app.add_exception_handler(StarletteHTTPException, http_error)

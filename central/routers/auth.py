@@ -14,7 +14,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 class LoginRequest(ApiModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")
     password: str = Field(min_length=1, max_length=256)
 
 

@@ -13,6 +13,7 @@ from central.schemas import ApiModel, UserPublic
 from central.security import ADMIN
 from central.services import audit
 from central.services import users as users_service
+from central.validation import ShortText
 
 router = APIRouter(prefix="/users", tags=["users"])
 AdminUser = Annotated[User, Depends(require_roles(ADMIN))]
@@ -23,7 +24,7 @@ class UserCreate(ApiModel):
     password: str = Field(min_length=1, max_length=256)
     role: str = Field(max_length=32)
     site_ids: list[str] = Field(default_factory=list, max_length=1000)
-    display_name: str = Field("", max_length=128)
+    display_name: ShortText = ""
 
 
 @router.get("", response_model=list[UserPublic])
@@ -60,7 +61,7 @@ class UserUpdate(ApiModel):
     site_ids: list[str] | None = Field(None, max_length=1000)
     active: bool | None = None
     password: str | None = Field(None, min_length=1, max_length=256)
-    display_name: str | None = Field(None, max_length=128)
+    display_name: ShortText | None = None
 
 
 @router.patch("/{user_id}", response_model=UserPublic)
