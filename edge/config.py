@@ -122,6 +122,9 @@ class DecisionConfig(StrictModel):
     reembed_interval_s: float = Field(
         0.05, ge=0, le=10, description="collect new evidence for an undecided track at most this often"
     )
+    max_embeds_per_frame: int = Field(
+        2, ge=1, le=64, description="embed at most this many faces per frame (the others wait a frame)"
+    )
     burst_when_undecided: bool = Field(
         True, description="analyse frames back to back (above detect_fps) while a face is undecided"
     )

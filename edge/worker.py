@@ -240,6 +240,15 @@ class CameraWorker:
             if new or improved or due:
                 to_embed.append((trk, st, aligned, q))
 
+        if len(to_embed) > self.dcfg.max_embeds_per_frame:
+            # Crowded frame: faces one look away from a door decision first, then new faces, best first;
+            # the rest are embedded on the next frames (they stay eligible as new/due).
+            def priority(item: tuple[Track, TrackState, AlignedFace, Quality]) -> tuple[int, int, float]:
+                _trk, st, _a, q = item
+                pending = any(o.person_id is not None for o in st.evidence.observations)
+                return (0 if pending else 1, 0 if st.embeds == 0 else 1, -q.score)
+
+            to_embed = sorted(to_embed, key=priority)[: self.dcfg.max_embeds_per_frame]
         if to_embed:
             t2 = clock.monotonic()
             embeddings = self.pipeline.embed([a for _, _, a, _ in to_embed])
