@@ -174,7 +174,8 @@ def acl_text(site_id: str, central_identity: str = CENTRAL_IDENTITY) -> str:
         [
             f"# Anju ACL for site {site_id}. Identities are client-certificate common names.",
             "",
-            "# central: reads every node's events and reports, writes acks, commands and whitelists",
+            "# central: reads every node's events and reports, writes acks, commands and whitelists,",
+            "# and owns central/# (online announcements, alert notices)",
             f"user {central_identity}",
             f"topic read {base}/+/events/#",
             f"topic read {base}/+/status",
@@ -182,7 +183,7 @@ def acl_text(site_id: str, central_identity: str = CENTRAL_IDENTITY) -> str:
             f"topic read {base}/+/whitelist/request",
             f"topic write {base}/+/ack",
             f"topic write {base}/+/cmd/door",
-            f"topic write {base}/central/online",
+            f"topic readwrite {base}/central/#",
             f"topic readwrite {base}/whitelist/#",
             "",
             "# every node (%u = its certificate CN): publish only under its own topics,",

@@ -58,6 +58,10 @@ class EdgeLinkConfig(StrictModel):
     )
     heartbeat_interval_s: float = Field(default=30.0, gt=0, le=3600)
     max_clock_skew_s: float = Field(default=120.0, ge=0, description="door command issued_at tolerance")
+    allowed_snapshot_kinds: list[str] | None = Field(
+        default=None,
+        description="event kinds that may carry a face snapshot (site alert policy); None = not checked here",
+    )
     batch_max_events: int = Field(
         default=200, ge=1, le=10_000, description="events sent under one signature when a backlog exists"
     )

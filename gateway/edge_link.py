@@ -141,12 +141,19 @@ class EdgeLink:
     def new_event_fields(self, captured_at: datetime | None = None) -> dict[str, Any]:
         return self.events.fields(captured_at)
 
-    def publish(self, event: EventBase) -> None:
-        """Store ``event`` durably in the outbox; the drain thread sends it when connected."""
+    def _check_outgoing(self, event: EventBase) -> None:
         if event.site_id != self.config.site_id or event.node_id != self.config.node_id:
             raise ValueError(
                 f"event {event.event_id} is not from {self.config.site_id}/{self.config.node_id}"
             )
+        allowed = self.config.allowed_snapshot_kinds
+        kind = str(getattr(event, "kind", ""))
+        if allowed is not None and getattr(event, "snapshot", None) is not None and kind not in allowed:
+            raise ValueError(f"{kind} event {event.event_id} carries a face snapshot the site policy forbids")
+
+    def publish(self, event: EventBase) -> None:
+        """Store ``event`` durably in the outbox; the drain thread sends it when connected."""
+        self._check_outgoing(event)
         self.outbox.put(event)
         with self._changed:
             self._kick = True
@@ -155,10 +162,7 @@ class EdgeLink:
     def publish_many(self, events: list[EventBase]) -> None:
         """Store several events in one outbox transaction (one disk sync), then send them."""
         for event in events:
-            if event.site_id != self.config.site_id or event.node_id != self.config.node_id:
-                raise ValueError(
-                    f"event {event.event_id} is not from {self.config.site_id}/{self.config.node_id}"
-                )
+            self._check_outgoing(event)
         self.outbox.put_many(events)
         with self._changed:
             self._kick = True

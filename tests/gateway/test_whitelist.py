@@ -232,3 +232,38 @@ def test_list_goes_stale_while_offline_and_is_confirmed_on_reconnect(
         assert index.received == []  # same version: confirmation only, nothing re-applied
     finally:
         link.stop()
+
+
+def test_node_takes_its_zones_lists_only(broker: Any, make_edge: Any, publisher: Any) -> None:
+    link = make_edge(broker.port, zones=["tower-1"])
+    got: list[tuple[str, int]] = []
+    cond = threading.Condition()
+
+    def on_whitelist(msg: Any) -> None:
+        with cond:
+            got.append((msg.type, msg.version))
+            cond.notify_all()
+
+    link.on_whitelist(on_whitelist)
+    publisher.publish_snapshot(_snapshot(11, ["p-9"]), zone_id="tower-2")
+    publisher.publish_snapshot(_snapshot(12, ["p-1"]), zone_id="tower-1")
+    with cond:
+        assert cond.wait_for(lambda: ("snapshot", 12) in got, 30)
+    assert got == [("snapshot", 12)]
+
+
+def test_snapshot_policy_is_enforced_before_the_outbox(broker: Any, make_edge: Any) -> None:
+    import base64
+
+    from contracts.messages import Snapshot, StrangerEvent, WatchlistHitEvent
+
+    link = make_edge(broker.port, start=False, allowed_snapshot_kinds=["watchlist_hit"])
+    jpeg = Snapshot(data_b64=base64.b64encode(b"\xff\xd8\xff\xe0 fake jpeg").decode())
+    stranger = link.events.make(
+        StrangerEvent, camera_id="cam-1", track_id=1, best_score=0.1, quality=0.9, snapshot=jpeg
+    )
+    with pytest.raises(ValueError, match="snapshot"):
+        link.publish(stranger)
+    hit = link.events.make(WatchlistHitEvent, camera_id="cam-1", person_id="w-1", score=0.8, snapshot=jpeg)
+    link.publish(hit)
+    assert link.outbox.depth() == 1
