@@ -166,6 +166,8 @@ def latency_run(args: argparse.Namespace, pipeline: Any) -> dict[str, Any]:
     lat_open: list[float] = []
     lat_all: list[float] = []
     lat_one_look: list[float] = []
+    waits: list[float] = []  # first detectable frame → first analysed frame of the track
+    looks: list[float] = []  # first analysed frame → decision
     for rec in st.decisions:
         clip_idx = (rec.first_frame_index - 1) % n_frames
         first = _first_detectable(boxes, clip_idx, rec.first_box)
@@ -174,6 +176,8 @@ def latency_run(args: argparse.Namespace, pipeline: Any) -> dict[str, Any]:
         ms = (rec.decided_at - captured) * 1000.0
         lat_all.append(ms)
         if rec.decision.opens:
+            waits.append((rec.first_frame_ts - captured) * 1000.0)
+            looks.append((rec.decided_at - rec.first_frame_ts) * 1000.0)
             lat_open.append(ms)
             if rec.decision.looks == 1:
                 lat_one_look.append(ms)
@@ -187,6 +191,8 @@ def latency_run(args: argparse.Namespace, pipeline: Any) -> dict[str, Any]:
         "latency_ms_open_one_look_p50": _round(_percentile(lat_one_look, 0.5)),
         "latency_ms_open_one_look_p95": _round(_percentile(lat_one_look, 0.95)),
         "door_openings_one_look": len(lat_one_look),
+        "open_wait_ms_p50": _round(_percentile(waits, 0.5)),
+        "open_analysis_ms_p50": _round(_percentile(looks, 0.5)),
         "decisions": len(st.decisions),
         "door_openings": len(lat_open),
         "outcomes": _count(r.decision.outcome.value for r in st.decisions),
