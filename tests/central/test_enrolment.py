@@ -236,3 +236,50 @@ def test_bulk_zip_with_progress(client: TestClient, world: dict[str, Any]) -> No
         headers=world["pm"],
     )
     assert r.status_code == 422 and r.json()["fields"][0]["field"] == "file"
+
+
+def test_face_data_counter_warns_near_filing_threshold(db: Session, clock: Any, make_site: Any) -> None:
+    import numpy as np
+
+    from central.models.biometrics import Consent
+    from central.models.registry import Person
+    from central.services.enrolment import face_data_count
+    from central.settings import EnrolmentSettings
+
+    limits = EnrolmentSettings(face_data_filing_threshold=10, face_data_warning_ratio=0.8)
+    site = make_site()
+    vec = (np.ones(8, np.float32) / np.sqrt(8)).tobytes()
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            p = Person(site_id=site.id, name="某", created_at=clock.now(), updated_at=clock.now())
+            db.add(p)
+            db.flush()
+            c = Consent(site_id=site.id, person_id=p.id, granted_by="self", granted_at=clock.now())
+            db.add(c)
+            db.flush()
+            for _ in range(2):  # two templates, one person
+                db.add(
+                    FaceTemplate(
+                        site_id=site.id,
+                        person_id=p.id,
+                        consent_id=c.id,
+                        model_id="m",
+                        dim=8,
+                        vector=vec,
+                        quality=1.0,
+                        photo_sha256="0" * 64,
+                        created_at=clock.now(),
+                    )
+                )
+        db.commit()
+
+    add(7)
+    c = face_data_count(db, limits, site.id)
+    assert (c.persons_with_face, c.site_persons_with_face, c.warning) == (7, 7, False)
+    add(1)
+    c = face_data_count(db, limits)
+    assert c.warning and "接近" in c.message
+    add(2)
+    c = face_data_count(db, limits)
+    assert c.persons_with_face == 10 and "备案" in c.message and "超过" in c.message
