@@ -75,7 +75,6 @@ class DoorConfig(StrictModel):
     gpio_relay_pin: int | None = Field(None, ge=0, le=40, description="BCM pin of the lock relay")
     gpio_active_high: bool = Field(True, description="relay energised by a high output")
     gpio_contact_pin: int | None = Field(None, ge=0, le=40, description="BCM pin of the door contact")
-    zone_id: str | None = Field(None, pattern=ID_PATTERN, description="zone behind the door")
 
     @model_validator(mode="after")
     def _check(self) -> DoorConfig:
@@ -106,7 +105,10 @@ class DecisionConfig(StrictModel):
         None, ge=-1, le=1, description="override the model's threshold (None = model default)"
     )
     watchlist_threshold: float | None = Field(
-        None, ge=-1, le=1, description="watchlist hits need this similarity (None = match threshold)"
+        None,
+        ge=-1,
+        le=1,
+        description="watchlist hits need this similarity, at least the match threshold (None = match threshold)",
     )
     strong_match_score: float | None = Field(
         0.5,

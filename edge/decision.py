@@ -157,8 +157,11 @@ class DecisionMaker:
         for pid, hits in sorted(counts.items(), key=lambda kv: -len(kv[1])):
             person = (lookup or {}).get(pid)
             if person is not None and person.kind == PersonKind.watchlist:
-                # One strong sighting of a watchlisted person is enough to alert (never opens).
+                # One sighting of a watchlisted person is enough to alert (never opens).
                 score = max(h.score for h in hits)
+                wl = self.cfg.watchlist_threshold
+                if wl is not None and score < wl:
+                    continue
                 return Decision(Outcome.watchlist, pid, person.kind, score, "watchlist", now_mono)
             strong = self.cfg.strong_match_score
             needed = self.cfg.min_consistent_matches

@@ -93,6 +93,7 @@ def test_visitor_watchlist_liveness_stale() -> None:
     assert d is not None and d.outcome == Outcome.visitor and d.opens
     d = decide([Observation(0.9, "w", 0.36, None)], PERSONS)
     assert d is not None and d.outcome == Outcome.watchlist and not d.opens
+    assert decide([Observation(0.9, "w", 0.36, None)], PERSONS, watchlist_threshold=0.45) is None
     d = decide([Observation(0.8, "a", 0.6, False, 0.1), Observation(0.9, "a", 0.6, False, 0.2)], PERSONS)
     assert d is not None and d.outcome == Outcome.liveness_failure and d.person_id == "a" and not d.opens
     d = decide([Observation(0.8, "a", 0.5, True), Observation(0.9, "a", 0.5, True)], PERSONS, fresh=False)
