@@ -108,7 +108,7 @@ class DecisionConfig(StrictModel):
         None,
         ge=-1,
         le=1,
-        description="watchlist hits need this similarity, at least the match threshold (None = match threshold)",
+        description="watchlist hits need this similarity, ≥ the match threshold (None = match threshold)",
     )
     strong_match_score: float | None = Field(
         0.5,
