@@ -279,3 +279,34 @@ def test_remote_door_command_pin_pad_and_metrics(tmp_path: Path, h: Any, pipelin
         assert 'anju_edge_camera_online{camera="cam-1"} 1.0' in text
     finally:
         node.stop()
+
+
+def test_whitelist_deltas_and_conflicts(
+    tmp_path: Path, h: Any, pipeline: Any, resident_persons: list[Any]
+) -> None:
+    from contracts.whitelist import WhitelistDelta
+
+    cfg = h.edge_config(tmp_path, [])
+    node = EdgeNode(cfg)
+    try:
+        node.apply_whitelist(h.snapshot(pipeline, resident_persons, version=3))
+        visitor = h.person(pipeline, "v-1", "obama_small.jpg", PersonKind.visitor)
+        delta = WhitelistDelta(
+            site_id=h.SITE,
+            base_version=3,
+            version=4,
+            issued_at=datetime.now(timezone.utc),
+            upserts=[visitor],
+            removals=["p-alex"],
+            reason="moved_out",
+        )
+        node.apply_whitelist(delta)
+        assert node.whitelist.version == 4 and set(node.whitelist.persons) == {"p-lmm", "v-1"}
+        vec = h.embed_photo(pipeline, h.EXAMPLES / "alex-lacamoire.png")
+        best = node.whitelist.search(vec).best
+        assert best is None or best.person_id != "p-alex"
+        stale = delta.model_copy(update={"base_version": 9, "version": 10})
+        node._on_whitelist(stale)  # refused (needs a snapshot), logged, the node keeps its list
+        assert node.whitelist.version == 4
+    finally:
+        node.outbox.close()
