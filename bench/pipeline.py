@@ -84,8 +84,13 @@ def _measure_parallel(fns: list[Any], frames: list[Any], seconds: float) -> floa
 
 
 def run(args: argparse.Namespace) -> int:
+    import warnings
+
     import numpy as np
     from insightface.app import FaceAnalysis
+
+    # insightface's own alignment calls a deprecated scikit-image API on every face
+    warnings.filterwarnings("ignore", category=FutureWarning)
 
     from models.store import resolve
     from recognition.config import RecognitionConfig

@@ -104,7 +104,11 @@ def embed_images(
     else:
         ctx = mp.get_context("spawn")  # fresh processes: no ORT state inherited from the parent
         with ctx.Pool(n, initializer=_init, initargs=(cfg_json, md)) as pool:
-            results = pool.map(_work, strs, chunksize=32)
+            results = []
+            for r in pool.imap(_work, strs, chunksize=32):
+                results.append(r)
+                if len(results) % 1000 == 0:
+                    log.info("embedded %d / %d images", len(results), len(strs))
     dim = next((v.shape[0] for _, v, _ in results if v is not None), 512)
     vecs = np.zeros((len(strs), dim), np.float32)
     failed, unreadable = [], []
