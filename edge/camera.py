@@ -27,6 +27,7 @@ from recognition.types import Frame
 
 log = logging.getLogger(__name__)
 
+_OPEN_LOCK = threading.Lock()
 CameraState = Literal["online", "offline", "reconnecting", "stalled"]
 StatusCallback = Callable[[str, CameraState, str], None]
 
@@ -45,22 +46,28 @@ def open_capture(cfg: CameraConfig) -> Capture:
     if cfg.source == "usb":
         return cv2.VideoCapture(int(cfg.url))
     if cfg.source == "rtsp":
-        # OpenCV reads FFmpeg options from this variable at open time; the timeout (µs)
-        # keeps a dead server from blocking the reader thread forever.
-        os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = (
-            f"rtsp_transport;{cfg.rtsp_transport}|stimeout;5000000|timeout;5000000"
-        )
-        return cv2.VideoCapture(
-            cfg.url,
-            cv2.CAP_FFMPEG,
-            [
-                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-                5000,
-                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-                int(cfg.stall_timeout_s * 1000),
-            ],
-        )
+        # OpenCV reads FFmpeg options from this process-wide variable at open time, so cameras
+        # with different transports open one at a time; the timeouts (µs) keep a dead server
+        # from blocking the reader thread forever.
+        with _OPEN_LOCK:
+            os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = (
+                f"rtsp_transport;{cfg.rtsp_transport}|stimeout;5000000|timeout;5000000"
+            )
+            return _open_rtsp(cfg)
     return cv2.VideoCapture(cfg.url, cv2.CAP_FFMPEG)
+
+
+def _open_rtsp(cfg: CameraConfig) -> Capture:
+    return cv2.VideoCapture(
+        cfg.url,
+        cv2.CAP_FFMPEG,
+        [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            5000,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            int(cfg.stall_timeout_s * 1000),
+        ],
+    )
 
 
 @dataclass
