@@ -16,6 +16,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "edge": ("bench.edge", "decision latency and streams per box"),
     "central": ("bench.central", "ingest rate, query latency, alert delivery"),
     "reconciliation": ("bench.reconciliation", "一标三实 candidates vs simulated ground truth"),
+    "registry": ("bench.registry", "registry import rows/s, person search, duplicate scan, enrolment"),
     "soak": ("bench.soak", "end-to-end soak with process kills"),
 }
 

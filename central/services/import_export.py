@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from anju.errors import AnjuError
+from central.db import new_id
 from central.errors import CentralError, FieldError, ValidationFailed
 from central.idcard import mask_id_number, mask_phone
 from central.models.registry import Building, House, Household, Organisation, Person
@@ -169,7 +170,13 @@ def _finish(session: Session, errs: _RowErrors, created: int, total: int) -> Imp
             f"import refused: {len(errs.items)} errors, nothing written",
             errs.items,
         )
-    session.commit()
+    try:
+        session.commit()
+    except DBAPIError as exc:
+        session.rollback()
+        raise ValidationFailed(
+            "导入失败：数据库拒绝了部分数据，未导入任何数据", f"import refused by the database: {exc.orig}"
+        ) from exc
     return ImportResult(created=created, rows=total)
 
 
@@ -214,6 +221,17 @@ def import_persons(
     if not rows:
         errs.add(1, "(file)", "没有数据行 / no data rows")
     houses = _house_lookup(session, site_id)
+    households = {
+        hh.house_id: hh.id
+        for hh in session.scalars(
+            select(Household).where(Household.site_id == site_id).order_by(Household.created_at)
+        )
+    }
+    registered = set(
+        session.scalars(
+            select(Person.id_number).where(Person.site_id == site_id, Person.id_number.is_not(None))
+        )
+    )
     seen: dict[str, int] = {}
 
     def handle(i: int, r: dict[str, str]) -> None:
@@ -222,6 +240,9 @@ def import_persons(
             if idn in seen:
                 errs.add(i, "id_number", f"与第{seen[idn]}行重复 / duplicate of row {seen[idn]}")
                 raise _Skip
+            if idn in registered:
+                errs.add(i, "id_number", "该身份证号已登记 / already registered in this site")
+                raise _Skip
             seen[idn] = i
         household_id = None
         if r.get("building") or r.get("room"):
@@ -229,12 +250,13 @@ def import_persons(
             if house is None:
                 errs.add(i, "room", "找不到该房屋（楼栋/单元/户号） / no such house")
                 raise _Skip
-            hh = session.scalar(select(Household).where(Household.house_id == house.id).limit(1))
-            if hh is None:
-                hh = Household(site_id=site_id, house_id=house.id, created_at=now, updated_at=now)
+            household_id = households.get(house.id)
+            if household_id is None:
+                hh = Household(
+                    id=new_id(), site_id=site_id, house_id=house.id, created_at=now, updated_at=now
+                )
                 session.add(hh)
-                session.flush()
-            household_id = hh.id
+                households[house.id] = household_id = hh.id
         data: dict[str, Any] = {
             "site_id": site_id,
             "name": r.get("name", ""),
@@ -248,7 +270,7 @@ def import_persons(
             "dementia": _bool(r.get("dementia", ""), i, "dementia", errs),
             "notes": r.get("notes", ""),
         }
-        persons_svc.build_person(session, PersonCreate.model_validate(data), role, now)
+        persons_svc.build_person(session, PersonCreate.model_validate(data), role, now, checked_refs=True)
 
     created = _run_rows(session, rows, errs, handle)
     return _finish(session, errs, created, len(rows))
@@ -286,9 +308,8 @@ def import_houses(session: Session, site_id: str, raw: list[dict[str, str]], now
             except ValueError as exc:
                 errs.add(i, "building", str(exc))
                 raise _Skip from None
-            b = Building(site_id=site_id, number=num, created_at=now, updated_at=now)
+            b = Building(id=new_id(), site_id=site_id, number=num, created_at=now, updated_at=now)
             session.add(b)
-            session.flush()
             buildings[num] = b
         data = HouseCreate.model_validate(
             {
@@ -302,7 +323,6 @@ def import_houses(session: Session, site_id: str, raw: list[dict[str, str]], now
             }
         )
         session.add(House(**data.model_dump(), site_id=site_id, created_at=now, updated_at=now))
-        session.flush()
 
     created = _run_rows(session, rows, errs, handle)
     return _finish(session, errs, created, len(rows))

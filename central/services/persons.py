@@ -66,16 +66,24 @@ def _unique_id(session: Session, site_id: str, id_number: str | None, exclude: s
         )
 
 
-def build_person(session: Session, data: PersonCreate, role: str, now: datetime) -> Person:
-    """Validate and add (flush, not commit) a person; used by create and by imports."""
+def build_person(
+    session: Session, data: PersonCreate, role: str, now: datetime, *, checked_refs: bool = False
+) -> Person:
+    """Validate and add a person (flushed unless ``checked_refs``); used by create and by imports.
+
+    ``checked_refs=True`` is for callers (imports) that already verified the household/organisation
+    belong to the site and the ID number is unique; the row is then only added, not flushed.
+    """
     if data.watchlist_category is not None and role not in WATCHLIST_ROLES:
         raise PermissionDenied("仅民警可设置重点人员类别", "only police/admin may set a watchlist category")
-    _check_refs(session, data.site_id, data.household_id, data.organisation_id)
-    _unique_id(session, data.site_id, data.id_number)
+    if not checked_refs:
+        _check_refs(session, data.site_id, data.household_id, data.organisation_id)
+        _unique_id(session, data.site_id, data.id_number)
     person = Person(**data.model_dump(), created_at=now, updated_at=now)
     _derive(person, now.date())
     session.add(person)
-    session.flush()
+    if not checked_refs:
+        session.flush()
     return person
 
 
