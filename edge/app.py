@@ -10,6 +10,7 @@ ask to open them. Stopping goes the other way round with timed joins.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -205,6 +206,8 @@ class EdgeNode:
             self.workers[cam.id] = CameraWorker(cam, self.sources[cam.id], self.services)
         self._stop = threading.Event()
         self._supervisor: threading.Thread | None = None
+        self._wl_thread: threading.Thread | None = None
+        self._wl_queue: queue.Queue[WhitelistSnapshot | WhitelistDelta] = queue.Queue(maxsize=64)
         self._started = False
         if link is not None:
             link.on_whitelist(self._on_whitelist)
@@ -241,6 +244,8 @@ class EdgeNode:
         self._stop.clear()
         self._supervisor = threading.Thread(target=self._supervise, name="edge-supervisor", daemon=True)
         self._supervisor.start()
+        self._wl_thread = threading.Thread(target=self._whitelist_loop, name="edge-whitelist", daemon=True)
+        self._wl_thread.start()
         log.info(
             "edge node %s/%s started: %d camera(s), %d door(s)",
             self.cfg.site_id,
@@ -256,6 +261,8 @@ class EdgeNode:
         self._stop.set()
         if self._supervisor is not None:
             self._supervisor.join(5.0)
+        if self._wl_thread is not None:
+            self._wl_thread.join(5.0)
         for cam_id, worker in self.workers.items():
             self.sources[cam_id].stop()
             worker.stop()
@@ -294,10 +301,29 @@ class EdgeNode:
         self.whitelist.apply(message)
 
     def _on_whitelist(self, message: WhitelistSnapshot | WhitelistDelta) -> None:
+        # Called on the MQTT network thread: building an index and sealing the cache can take a
+        # while, so updates are applied in order on the node's own whitelist thread.
+        try:
+            self._wl_queue.put_nowait(message)
+        except queue.Full:
+            log.error(
+                "whitelist v%d dropped: %d updates already waiting", message.version, self._wl_queue.qsize()
+            )
+
+    def _apply_logged(self, message: WhitelistSnapshot | WhitelistDelta) -> None:
         try:
             self.whitelist.apply(message)
         except Exception as exc:
+            # The version report keeps central informed; a refused delta is answered with a snapshot.
             log.error("whitelist v%d not applied: %s", message.version, exc)
+
+    def _whitelist_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                message = self._wl_queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            self._apply_logged(message)
 
     def _on_door_command(self, cmd: DoorCommand) -> None:
         if cmd.node_id != self.cfg.node_id:

@@ -306,7 +306,7 @@ def test_whitelist_deltas_and_conflicts(
         best = node.whitelist.search(vec).best
         assert best is None or best.person_id != "p-alex"
         stale = delta.model_copy(update={"base_version": 9, "version": 10})
-        node._on_whitelist(stale)  # refused (needs a snapshot), logged, the node keeps its list
+        node._apply_logged(stale)  # refused (needs a snapshot), logged, the node keeps its list
         assert node.whitelist.version == 4
     finally:
         node.outbox.close()

@@ -21,7 +21,8 @@ from contracts.link import EventBatch, SignedEnvelope
 from contracts.messages import parse_event
 from edge.app import EdgeNode
 from edge.doors import SimulatedDoor
-from gateway.signing import generate_private_key, save_private_key, save_public_key
+from gateway import topics
+from gateway.signing import CENTRAL_SIGNER_ID, Signer, generate_private_key, save_private_key, save_public_key
 
 pytestmark = pytest.mark.slow
 
@@ -110,6 +111,19 @@ def test_decisions_continue_offline_and_events_arrive_later(
         arrived = next(e for e in sub.events() if getattr(e, "person_id", "") == "p-lmm")
         sent = next(e for e in local.events if getattr(e, "person_id", "") == "p-lmm")
         assert arrived.event_id == sent.event_id and arrived.seq == sent.seq
+
+        # Back online, central's signed snapshot reaches the node through the broker and replaces the list.
+        central = Signer(CENTRAL_SIGNER_ID, central_key)
+        update = h.snapshot(pipeline, resident_persons[:1], version=2)
+        sub.client.publish(
+            topics.whitelist_topic(h.SITE, None, "snapshot"), central.seal(update), qos=1, retain=True
+        )
+        deadline = threading.Event()
+        for _ in range(200):
+            if node.whitelist.version == 2:
+                break
+            deadline.wait(0.1)
+        assert node.whitelist.version == 2 and set(node.whitelist.persons) == {"p-lmm"}
     finally:
         node.stop()
         if sub is not None:
