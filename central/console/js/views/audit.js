@@ -17,7 +17,8 @@ export async function render(main) {
   const box = h('div');
   const load = async () => {
     try {
-      let rows = items(await get('/audit', { actor_id: actor.value || undefined, object_id: objectId.value || undefined, limit: 1000 }));
+      // Not limited to the current site: user and system records carry none (police see only their sites).
+      let rows = items(await get('/audit', { actor_id: actor.value || undefined, object_id: objectId.value || undefined, limit: 1000, site_id: undefined }));
       // Action text and dates narrow the page here; the API filters by actor, object and site.
       if (action.value) rows = rows.filter((r) => String(r.action).includes(action.value));
       if (since.value) rows = rows.filter((r) => new Date(r.at) >= new Date(`${since.value}T00:00:00`));
