@@ -42,6 +42,7 @@ from central.services.alert_rules import (
     raise_severity,
     titles,
 )
+from central.services.events import RecordData
 from central.services.notify import AlertMessage, NoticeKind, enqueue_webhooks
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ class AlertEngine:
 
     # ------------------------------------------------------------ events
 
-    def on_records(self, session: Session, records: list[EventRecord]) -> list[AlertMessage]:
+    def on_records(self, session: Session, records: list[RecordData]) -> list[AlertMessage]:
         """Evaluate every rule against freshly recorded events; returns notices to send after commit."""
         ctx = _Ctx(session, self.clock.now())
         ctx.prefetch([r.person_id for r in records if r.person_id and r.kind in ("pass", "watchlist_hit")])
@@ -162,7 +163,7 @@ class AlertEngine:
             out.append((rule, params, periods, kind))
         return out
 
-    def _apply(self, ctx: _Ctx, rule: AlertRule, params: RuleParams, rec: EventRecord, severity: str) -> None:
+    def _apply(self, ctx: _Ctx, rule: AlertRule, params: RuleParams, rec: RecordData, severity: str) -> None:
         rtype = RuleType(rule.type)
         where = {"camera": rec.camera_id, "door": rec.door_id}
         if rtype is RuleType.stranger and rec.kind == "stranger":
@@ -228,7 +229,7 @@ class AlertEngine:
                 self._raise(ctx, rule, rec, severity, f"{rule.id}:{rec.plate}", zh, en)
 
     def _count_recent(
-        self, ctx: _Ctx, rule: AlertRule, rec: EventRecord, kind: str, window_s: int, ring: int | None
+        self, ctx: _Ctx, rule: AlertRule, rec: RecordData, kind: str, window_s: int, ring: int | None
     ) -> int:
         stmt = select(func.count(EventRecord.id)).where(
             EventRecord.site_id == rec.site_id,
@@ -248,7 +249,7 @@ class AlertEngine:
         self,
         ctx: _Ctx,
         rule: AlertRule,
-        rec: EventRecord | None,
+        rec: RecordData | None,
         severity: str,
         key: str,
         title_zh: str,

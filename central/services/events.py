@@ -14,7 +14,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, insert, literal, select, tuple_
+from sqlalchemy import Select, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from central.db import UTCDateTime
@@ -71,9 +71,35 @@ def _detail(event: Event) -> dict[str, object]:
     return {}
 
 
-def record_of(event: Event, received_at: datetime) -> EventRecord:
-    """The index row of one event (not added to any session)."""
-    rec = EventRecord(
+@dataclass(slots=True)
+class RecordData:
+    """One ``event_records`` row as plain data: what ingest inserts and the alert rules read.
+
+    (Building ORM objects cost more than the database on this path.)
+    """
+
+    event_id: str
+    site_id: str
+    node_id: str
+    kind: str
+    severity: str
+    captured_at: datetime
+    received_at: datetime
+    detail: dict[str, object]
+    camera_id: str | None = None
+    door_id: str | None = None
+    zone_id: str | None = None
+    ring: int | None = None
+    direction: str | None = None
+    person_id: str | None = None
+    person_kind: str | None = None
+    plate: str | None = None
+    score: float | None = None
+
+
+def record_of(event: Event, received_at: datetime) -> RecordData:
+    """The index row of one event."""
+    rec = RecordData(
         event_id=str(event.event_id),
         site_id=event.site_id,
         node_id=event.node_id,
@@ -143,14 +169,14 @@ _ROW_FIELDS = (
 )
 
 
-def _row(rec: EventRecord) -> dict[str, object]:
+def _row(rec: RecordData) -> dict[str, object]:
     return {name: getattr(rec, name) for name in _ROW_FIELDS}
 
 
-def record_events(session: Session, events: list[Event], received_at: datetime) -> list[EventRecord]:
+def record_events(session: Session, events: list[Event], received_at: datetime) -> list[RecordData]:
     """Insert the index rows of ``events`` (skipping ids already recorded) and update presence/status.
 
-    The returned records are transient objects (their ``id`` is not loaded) describing the inserted rows.
+    Returns the inserted rows as :class:`RecordData`.
     """
     if not events:
         return []
@@ -159,7 +185,7 @@ def record_events(session: Session, events: list[Event], received_at: datetime) 
     for start in range(0, len(ids), 900):
         chunk = ids[start : start + 900]
         known.update(session.scalars(select(EventRecord.event_id).where(EventRecord.event_id.in_(chunk))))
-    fresh: list[tuple[Event, EventRecord]] = []
+    fresh: list[tuple[Event, RecordData]] = []
     for event in events:
         eid = str(event.event_id)
         if eid in known:
@@ -187,28 +213,38 @@ def _update_presence(session: Session, events: list[Event]) -> None:
     by_site: dict[str, list[str]] = {}
     for site_id, person_id in latest:
         by_site.setdefault(site_id, []).append(person_id)
-    existing: dict[tuple[str, str], PersonPresence] = {}
+    existing: dict[tuple[str, str], datetime] = {}
     for site_id, persons in by_site.items():
         for start in range(0, len(persons), 900):
-            rows = session.scalars(
-                select(PersonPresence).where(
+            rows = session.execute(
+                select(PersonPresence.site_id, PersonPresence.person_id, PersonPresence.last_seen_at).where(
                     PersonPresence.site_id == site_id,
                     PersonPresence.person_id.in_(persons[start : start + 900]),
                 )
             )
-            existing.update({(r.site_id, r.person_id): r for r in rows})
+            existing.update({(r[0], r[1]): r[2] for r in rows})
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
     for key, event in latest.items():
-        row = existing.get(key)
-        if row is None:
-            row = PersonPresence(site_id=key[0], person_id=key[1], last_seen_at=event.captured_at)
-            session.add(row)
-        elif row.last_seen_at >= event.captured_at:
-            continue  # an older event arriving late never moves presence back
-        row.last_seen_at = event.captured_at
-        row.last_camera_id = event.camera_id
-        row.last_zone_id = event.zone_id
-        row.last_ring = event.ring
-        row.last_direction = event.direction.value
+        row: dict[str, object] = {
+            "site_id": key[0],
+            "person_id": key[1],
+            "last_seen_at": event.captured_at,
+            "last_camera_id": event.camera_id,
+            "last_zone_id": event.zone_id,
+            "last_ring": event.ring,
+            "last_direction": event.direction.value,
+        }
+        seen = existing.get(key)
+        if seen is None:
+            inserts.append(row)
+        elif seen < event.captured_at:  # an older event arriving late never moves presence back
+            updates.append(row)
+    # bulk statements: one INSERT and one UPDATE-by-primary-key per batch
+    if inserts:
+        session.execute(insert(PersonPresence), inserts)
+    if updates:
+        session.execute(update(PersonPresence), updates)
 
 
 def _status_of(event: Event) -> tuple[str, str, str] | None:

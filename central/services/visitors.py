@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.errors import Conflict, FieldError, NotFound, ValidationFailed
-from central.models.events import EventRecord
 from central.models.registry import Household, Person
 from central.models.visitors import Visit, Visitor, VisitorPass
 from central.services.alert_rules import mask_name
+from central.services.events import RecordData
 from central.services.whitelist import PASS_PREFIX, mark_person_changed
 from contracts.passes import PassKind, PassPayload, encode_pass
 
@@ -228,7 +228,7 @@ def pass_png(token: str, box_size: int = 6) -> bytes:
     return buf.getvalue()
 
 
-def record_visits(session: Session, records: list[EventRecord]) -> None:
+def record_visits(session: Session, records: list[RecordData]) -> None:
     """Open a visit on the first inbound use of a visitor pass, close it on the way out."""
     for rec in records:
         if rec.kind != "pass":
