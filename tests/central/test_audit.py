@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -108,3 +109,38 @@ def test_verify_endpoint_admin_only(
     # police see only their sites' records (these are for site "s1")
     assert client.get("/api/v1/audit", headers=police_h).json() == []
     assert len(client.get("/api/v1/audit", headers=admin_h).json()) >= 3
+
+
+def test_concurrent_appends_keep_one_chain(engine: Any, clock: FakeClock) -> None:
+    import threading
+
+    from central.db import make_session_factory
+
+    factory = make_session_factory(engine)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(15):
+                with factory() as s:
+                    audit.record(
+                        s,
+                        actor=audit.SYSTEM,
+                        action="view",
+                        object_type="person",
+                        object_id=f"{n}-{i}",
+                        now=clock.now(),
+                    )
+                    s.commit()
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with factory() as s:
+        r = audit.verify(s)
+    assert r.ok and r.checked == 90
