@@ -43,10 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--photos", type=Path, default=Path("../shared/testdata/examples/knn_examples/train"))
 
 
-def _id_number(i: int) -> str:
+def _id_number(i: int, region: str = "330106") -> str:
     from central.idcard import check_digit
 
-    first17 = f"330106{1950 + i % 60}{1 + i % 12:02d}{1 + i % 28:02d}{i % 1000:03d}"
+    first17 = f"{region}{1950 + i % 60}{1 + i % 12:02d}{1 + i % 28:02d}{i % 1000:03d}"
     return first17 + check_digit(first17)
 
 
@@ -133,7 +133,7 @@ def _run_db(url: str, args: argparse.Namespace, label: str) -> dict[str, Any]:
         for i in range(sample):
             r = client.post(
                 "/api/v1/persons",
-                json={"site_id": site_id, "name": "单条", "id_number": _id_number(10**6 + i)},
+                json={"site_id": site_id, "name": "单条", "id_number": _id_number(i, region="110105")},
                 headers=h,
             )
             assert r.status_code == 201, r.text
