@@ -39,3 +39,5 @@ def setup_logging(level: str = "INFO", json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # FAISS logs each CPU-specific build it tries and fails to load; that is not news.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
