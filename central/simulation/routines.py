@@ -80,6 +80,18 @@ def resident_day(p: SimPerson, day: datetime, weekday: int, rng: random.Random) 
     return []
 
 
+def present(p: SimPerson, day_index: int) -> bool:
+    """Whether ``p`` is around on that day at all (moved out, travelling, in hospital…)."""
+    start = p.event_day
+    if p.role == Role.moved_before:
+        return False
+    if p.role in (Role.mover, Role.elderly_absent) and start is not None:
+        return day_index < start
+    if p.role == Role.traveller and start is not None:
+        return not start <= day_index < start + p.event_len
+    return True
+
+
 def day_appearances(c: Community, day_index: int, day: datetime, rng: random.Random) -> list[Appearance]:
     """Everyone's appearances on day ``day_index`` (``day`` is local midnight)."""
     weekday = day.weekday()
@@ -87,23 +99,13 @@ def day_appearances(c: Community, day_index: int, day: datetime, rng: random.Ran
     by_key = {p.key: p for p in c.people}
     for p in c.people:
         r = p.role
-        if r == Role.moved_before:
-            continue
-        if r == Role.mover and p.event_day is not None and day_index >= p.event_day:
-            continue
-        if (
-            r == Role.traveller
-            and p.event_day is not None
-            and p.event_day <= day_index < p.event_day + p.event_len
-        ):
-            continue
-        if r == Role.elderly_absent and p.event_day is not None and day_index >= p.event_day:
+        if not present(p, day_index):
             continue
         if r in (Role.resident, Role.elderly, Role.elderly_absent, Role.traveller, Role.mover):
             out += resident_day(p, day, weekday, rng)
         elif r == Role.occupant:
             mate = by_key.get(p.companion_of or "")
-            if mate is not None and rng.random() < 0.35:
+            if mate is not None and present(mate, day_index) and rng.random() < 0.35:
                 # Going out together with a registered member of the household.
                 mine = resident_day(mate, day, weekday, random.Random(rng.random()))
                 shifted = [
