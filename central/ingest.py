@@ -32,7 +32,7 @@ from anju.config import StrictModel
 from central.services.alerts import AlertEngine
 from central.services.notify import AlertSink, FanOut, WebhookPolicy, deliver_due
 from central.services.retention import RetentionSettings, run_retention
-from central.services.visitors import record_visits
+from central.services.visitors import expire_passes, record_visits
 from central.services.whitelist import CHANGES_PENDING, WhitelistCompiler
 from contracts import Event, parse_event
 
@@ -128,6 +128,10 @@ class OpsWorker:
                 self.whitelist.process_changes(session)
                 self.whitelist.expire(session)
                 self.whitelist.publish_pending(session)
+        else:
+            # no link to edges: passes still expire (the whitelist catches up when a link starts)
+            with self.session_factory() as session:
+                expire_passes(session, now)
         with self.session_factory() as session:
             messages = self.alerts.run_periodic(session)
             session.commit()

@@ -273,3 +273,18 @@ def list_visits(
             .limit(max(1, min(1000, limit)))
         )
     )
+
+
+def expire_passes(session: Session, now: datetime) -> int:
+    """Mark passes past their validity as expired (their whitelist entries go with the next expiry delta).
+    Commits; returns how many expired."""
+    expired = list(
+        session.scalars(
+            select(VisitorPass).where(VisitorPass.status == "active", VisitorPass.valid_until <= now)
+        )
+    )
+    for vpass in expired:
+        vpass.status = "expired"
+        vpass.updated_at = now
+    session.commit()
+    return len(expired)

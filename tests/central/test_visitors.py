@@ -145,3 +145,34 @@ def test_visit_records_from_pass_events(
     )
     db.expire_all()
     assert len(db.scalars(select(Visit)).all()) == 2  # a second visit on the same pass
+
+
+def test_ops_worker_expires_passes_without_a_link(
+    engine: Engine, db: Session, clock: FakeClock, make_site, signer: Signer
+) -> None:
+    from central.ingest import OpsWorker
+
+    site = make_site()
+    now = clock.now()
+    hh = household(db, site, now)
+    _, vpass = issue_visitor_pass(
+        db,
+        signer.sign,
+        site_id=site.id,
+        host_household_id=hh.id,
+        name="访客",
+        valid_from=now,
+        valid_until=now + timedelta(hours=1),
+        now=now,
+    )
+    worker = OpsWorker(make_session_factory(engine), clock)
+    try:
+        worker.tick()
+        db.refresh(vpass)
+        assert vpass.status == "active"
+        clock.advance(timedelta(hours=1))
+        worker.tick()
+        db.refresh(vpass)
+        assert vpass.status == "expired"
+    finally:
+        worker.stop()
