@@ -283,3 +283,42 @@ def test_face_data_counter_warns_near_filing_threshold(db: Session, clock: Any, 
     add(2)
     c = face_data_count(db, limits)
     assert c.persons_with_face == 10 and "备案" in c.message and "超过" in c.message
+
+
+def test_bulk_zip_with_spreadsheet_manifest(client: TestClient, world: dict[str, Any], db: Session) -> None:
+    from openpyxl import Workbook
+
+    idn = make_id("19750505", "151")
+    r = client.post(
+        f"{API}/persons",
+        json={"site_id": world["site"]["id"], "name": "基特", "id_number": idn},
+        headers=world["pm"],
+    )
+    pid = r.json()["id"]
+    _consent(client, world, pid)
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["文件", "身份证号"])
+    ws.append(["a.jpeg", idn])
+    ws.append(["b.jpeg", idn])
+    xbuf = io.BytesIO()
+    wb.save(xbuf)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("manifest.xlsx", xbuf.getvalue())
+        zf.writestr("a.jpeg", (TRAIN / "kit_harington" / "john1.jpeg").read_bytes())
+        zf.writestr("b.jpeg", (TRAIN / "kit_harington" / "john2.jpeg").read_bytes())
+    r = client.post(
+        f"{API}/enrolment/bulk",
+        params={"site_id": world["site"]["id"]},
+        files={"archive": ("faces.zip", buf.getvalue(), "application/zip")},
+        headers=world["pm"],
+    )
+    job_id = r.json()["id"]
+    for _ in range(600):
+        job = client.get(f"{API}/jobs/{job_id}", headers=world["pm"]).json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert (job["status"], job["done"], job["failed"]) == ("done", 2, 0), job
+    assert db.scalar(select(func.count()).where(FaceTemplate.person_id == pid)) == 2
