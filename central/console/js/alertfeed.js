@@ -59,6 +59,7 @@ class Feed {
     if (!this.stopped) return;
     this.stopped = false;
     this.sound = new Audio('/console/sounds/alert.wav');
+    this.loadNames();
     this.catchUp();
     this.connect();
   }
@@ -69,6 +70,14 @@ class Feed {
     this.ws = null;
     this.alerts.clear();
     document.getElementById('popups')?.replaceChildren();
+  }
+
+  async loadNames() {
+    // Cameras and doors by their edge code, so evidence reads "北门入口摄像机" rather than a code.
+    try {
+      for (const d of items(await get('/devices'))) if (d.name) deviceNames.set(d.code, d.name);
+      this.emit();
+    } catch { /* codes are still shown */ }
   }
 
   subscribe(fn) { this.listeners.add(fn); fn(this.list()); return () => this.listeners.delete(fn); }
@@ -162,10 +171,14 @@ class Feed {
   }
 }
 
+const deviceNames = new Map();
+const named = (code) => (deviceNames.has(code) ? `${deviceNames.get(code)} (${code})` : code);
+
 export function evidenceLine(al) {
   const parts = [fmtTime(al.at)];
-  if (al.camera) parts.push(`${t('alerts.camera')}: ${al.camera}`);
-  if (al.door) parts.push(`${t('alerts.door')}: ${al.door}`);
+  if (al.camera) parts.push(`${t('alerts.camera')}: ${named(al.camera)}`);
+  if (al.door) parts.push(`${t('alerts.door')}: ${named(al.door)}`);
+  if (al.zone) parts.push(`${t('field.zone')}: ${al.zone}`);
   if (al.person) parts.push(`${t('alerts.person')}: ${al.person}`);
   if (al.count > 1) parts.push(`×${al.count}`);
   return parts.join(' · ');

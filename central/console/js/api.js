@@ -217,3 +217,17 @@ export function alertSocket() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
   return new WebSocket(`${proto}://${location.host}${BASE}/ws/alerts?token=${encodeURIComponent(session.token || '')}`);
 }
+
+let caps = null;
+/** Which operations this server offers (from its OpenAPI document), e.g. has('POST', '/devices/{device_id}/open'). */
+export async function capabilities() {
+  if (!caps) {
+    caps = fetch('/openapi.json').then((r) => (r.ok ? r.json() : { paths: {} })).then((doc) => {
+      const set = new Set();
+      for (const [p, ops] of Object.entries(doc.paths || {})) for (const m of Object.keys(ops)) set.add(`${m.toUpperCase()} ${p}`);
+      return set;
+    }).catch(() => new Set());
+  }
+  const set = await caps;
+  return { has: (method, path) => set.has(`${method} ${BASE}${path}`) };
+}

@@ -2,7 +2,7 @@
 import { acknowledge, evidenceLine, feed, loadSnapshot } from '../alertfeed.js';
 import { fmtTime, t, tv } from '../i18n.js';
 import { clear, h, modal, showError, tag, toast } from '../ui.js';
-import { deviceStatus, openDoorDialog } from './devices.js';
+import { deviceStatus, openDoorButton } from './devices.js';
 import { todaysVisitors } from './visitors.js';
 
 function card(al) {
@@ -59,12 +59,13 @@ export async function render(main, { user }) {
   const refresh = async () => {
     try {
       const st = await deviceStatus();
+      const canOpen = user.role !== 'police';
+      const buttons = await Promise.all(st.doors.slice(0, 12).map((d) => (canOpen ? openDoorButton(d) : null)));
       clear(devicesBox).append(h('h2', {}, t('devices.title')),
         h('div', { class: 'row' }, tag('online', `${t('devices.camerasOnline')} ${st.camerasOnline}/${st.cameras.length}`),
           st.doorsAlarm ? tag('forced', `${t('devices.doorsAlarm')} ${st.doorsAlarm}`) : null),
-        h('div', {}, st.doors.slice(0, 12).map((d) => h('div', { class: 'row' },
-          h('span', { class: 'grow' }, d.name || d.id), tag(d.state || 'unknown', tv('doorState', d.state || 'unknown')),
-          user.role !== 'police' ? h('button', { class: 'btn small', type: 'button', onclick: () => openDoorDialog(d) }, t('devices.open')) : null))));
+        h('div', {}, st.doors.slice(0, 12).map((d, i) => h('div', { class: 'row' },
+          h('span', { class: 'grow' }, d.name || d.id), tag(d.state || 'unknown', tv('doorState', d.state || 'unknown')), buttons[i]))));
     } catch (err) {
       clear(devicesBox).append(h('h2', {}, t('devices.title')), h('div', { class: 'muted' }, err.message));
     }

@@ -1,5 +1,5 @@
 // Camera and door status, and the remote door open (the API audits it with the reason given).
-import { get, items, post } from '../api.js';
+import { capabilities, get, items, post } from '../api.js';
 import { fmtTime, t, tv } from '../i18n.js';
 import { dataTable, h, modal, showError, stat, tag, toast } from '../ui.js';
 
@@ -28,6 +28,18 @@ export async function deviceStatus() {
   };
 }
 
+export const DOOR_OPEN = '/devices/{device_id}/open';
+
+/** The remote-open button, disabled with a reason where the server has no door-command endpoint. */
+export async function openDoorButton(door, small = true) {
+  const caps = await capabilities();
+  const ok = caps.has('POST', DOOR_OPEN);
+  return h('button', {
+    class: `btn ${small ? 'small' : ''}`, type: 'button', dataset: { door: door.id }, disabled: !ok,
+    title: ok ? t('devices.open') : t('devices.noDoorApi'), onclick: () => openDoorDialog(door).catch(showError),
+  }, t('devices.open'));
+}
+
 export async function openDoorDialog(door) {
   const reason = h('input', { type: 'text', id: 'open-reason', maxlength: 200, placeholder: t('devices.reasonPlaceholder') });
   await modal(`${t('devices.open')} · ${door.name || door.id}`, h('div', { class: 'form' },
@@ -54,6 +66,8 @@ export async function render(main, { user }) {
     stat(t('devices.doors'), st.doors.length),
     stat(t('devices.doorsAlarm'), st.doorsAlarm, st.doorsAlarm ? 'bad' : '')));
   const canOpen = ['guard', 'property_manager', 'admin'].includes(user.role);
+  const buttons = new Map();
+  if (canOpen) for (const d of st.doors) buttons.set(d.id, await openDoorButton(d));
   main.append(h('div', { class: 'grid2' },
     h('div', { class: 'panel' }, h('h2', {}, t('devices.cameras')), dataTable([
       { key: 'name', label: t('field.name'), render: (c) => c.name || c.id },
@@ -66,9 +80,7 @@ export async function render(main, { user }) {
       { key: 'name', label: t('field.name'), render: (d) => d.name || d.id },
       { key: 'code', label: t('field.code') },
       { key: 'state', label: t('field.status'), render: (d) => tag(d.state, tv('doorState', d.state)) },
-      { key: '_actions', label: '', render: (d) => (canOpen
-        ? h('button', { class: 'btn small', type: 'button', dataset: { door: d.id }, onclick: () => openDoorDialog(d).catch(showError) }, t('devices.open'))
-        : '') },
+      { key: '_actions', label: '', render: (d) => buttons.get(d.id) || '' },
     ], st.doors))));
   const timer = setInterval(async () => {
     // Status changes arrive as events; a light poll keeps this page honest without a reload.
