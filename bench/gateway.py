@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import multiprocessing as mp
+import os
 import shutil
 import socket
 import subprocess
@@ -121,6 +122,7 @@ def _edge_main(cfg_json: str, outbox_path: str, n: int, rate: float, q: Any) -> 
     q.put(("put_done", time.time()))
     link.wait_drained(600)
     q.put(("drained", time.time()))
+    q.put(("cpu_s", time.process_time()))
     link.stop()
 
 
@@ -213,6 +215,8 @@ def _run_database(kind: str, url: str, args: argparse.Namespace, work: Path) -> 
             rate = args.rate if phase == "latency" else 0.0
             if phase == "drain":
                 broker.stop()
+            cpu0 = time.process_time()
+            load = os.getloadavg()[0]
             q = ctx.Queue()
             proc = ctx.Process(
                 target=_edge_main, args=(ecfg.model_dump_json(), str(work / f"{node}.db"), n, rate, q)
@@ -228,14 +232,22 @@ def _run_database(kind: str, url: str, args: argparse.Namespace, work: Path) -> 
                 t0 = time.time()
             if not sink.wait(n, 600):
                 raise RuntimeError(f"{kind}/{phase}: only {sink.count} of {n} events stored")
+            while "cpu_s" not in marks:
+                name, at = q.get(timeout=600)
+                marks[name] = at
             proc.join(120)
             consumer.stop()
+            central_cpu = time.process_time() - cpu0
             elapsed = sink.last_at - t0
             figures: dict[str, Any] = {"events": n, "seconds": round(elapsed, 3)}
             figures["events_per_s"] = round(n / elapsed, 1) if elapsed > 0 else None
             figures["latency_p50_ms"] = round(_pct(sink.latencies, 50) * 1000, 2)
             figures["latency_p99_ms"] = round(_pct(sink.latencies, 99) * 1000, 2)
             figures["duplicates_seen"] = consumer.stats.get("duplicates", 0)
+            # CPU per event, so runs on a busy machine can be compared: the wall clock alone cannot.
+            figures["edge_cpu_us_per_event"] = round(marks["cpu_s"] / n * 1e6, 1)
+            figures["central_cpu_us_per_event"] = round(central_cpu / n * 1e6, 1)
+            figures["load_average_1m_at_start"] = round(load, 2)
             if store.count_events(node_id=node) != n:
                 raise RuntimeError(f"{kind}/{phase}: {store.count_events(node_id=node)} rows for {n} events")
             results[phase] = figures

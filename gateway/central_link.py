@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -64,6 +64,17 @@ class RawMessage:
     payload: bytes
 
 
+@dataclass
+class PreparedBatch:
+    """A verified batch waiting for the database."""
+
+    now: datetime
+    started: float
+    accepted: list[Accepted] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    acks: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+
+
 def seq_ranges(seqs: list[int]) -> list[tuple[int, int]]:
     """Compress sequence numbers into sorted inclusive ranges."""
     out: list[tuple[int, int]] = []
@@ -103,6 +114,7 @@ class CentralConsumer:
         self.on_whitelist_version = on_whitelist_version
         self.on_whitelist_request = on_whitelist_request
         self._queue: queue.Queue[RawMessage] = queue.Queue(maxsize=config.queue_max)
+        self._prepared: queue.Queue[PreparedBatch] = queue.Queue(maxsize=2)
         self._client = make_client(f"{config.client_id}-{uuid.uuid4().hex[:8]}", config.broker)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
@@ -175,22 +187,35 @@ class CentralConsumer:
     # -- processing -----------------------------------------------------------------------
 
     def _work_loop(self) -> None:
-        while not self._stop.is_set():
+        """Collect and verify batches; a second thread stores them, so parsing overlaps database time."""
+        store_thread = threading.Thread(target=self._store_loop, name="central-consumer-store", daemon=True)
+        store_thread.start()
+        try:
+            while not self._stop.is_set():
+                batch = self._collect()
+                if batch:
+                    prepared = self.prepare(batch)
+                    while not self._stop.is_set():
+                        try:
+                            self._prepared.put(prepared, timeout=0.2)
+                            break
+                        except queue.Full:
+                            continue
+        finally:
+            store_thread.join(5.0)
+
+    def _collect(self) -> list[RawMessage]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        size = len(first.payload)
+        deadline = time.monotonic() + self.config.batch_wait_s
+        while len(batch) < self.config.batch_max and size < self.config.batch_max_bytes:
             try:
-                first = self._queue.get(timeout=0.2)
+                item = self._queue.get_nowait()
             except queue.Empty:
-                continue
-            batch = [first]
-            size = len(first.payload)
-            deadline = time.monotonic() + self.config.batch_wait_s
-            while len(batch) < self.config.batch_max and size < self.config.batch_max_bytes:
-                try:
-                    item = self._queue.get_nowait()
-                    batch.append(item)
-                    size += len(item.payload)
-                    continue
-                except queue.Empty:
-                    pass
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -198,41 +223,61 @@ class CentralConsumer:
                     item = self._queue.get(timeout=left)
                 except queue.Empty:
                     break
-                batch.append(item)
-                size += len(item.payload)
-            self._handle_with_retry(batch)
+            batch.append(item)
+            size += len(item.payload)
+        return batch
 
-    def _handle_with_retry(self, batch: list[RawMessage]) -> None:
-        delay = 0.5
+    def _store_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.handle_batch(batch)
-                return
-            except Exception:
-                # Usually the database is away: keep the batch and try again; nodes keep theirs too.
-                log.exception("storing a batch of %d messages failed; retrying in %.1fs", len(batch), delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, 30.0)
+                prepared = self._prepared.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            delay = 0.5
+            while not self._stop.is_set():
+                try:
+                    self.commit(prepared)
+                    break
+                except Exception:
+                    # Usually the database is away: keep the batch and retry; nodes keep theirs too.
+                    log.exception("storing a batch failed; retrying in %.1fs", delay)
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, 30.0)
 
     def handle_batch(self, batch: list[RawMessage]) -> StoreResult:
         """Verify, store and acknowledge one batch; call ``on_events`` with the new events."""
+        return self.commit(self.prepare(batch))
+
+    def prepare(self, batch: list[RawMessage]) -> PreparedBatch:
+        """Verify and parse a batch (no database access)."""
         started = time.perf_counter()
         now = self.clock.now()
-        accepted: list[Accepted] = []
-        dead: list[DeadLetter] = []
-        acks: dict[tuple[str, str], list[int]] = defaultdict(list)
+        prepared = PreparedBatch(now=now, started=started)
         for msg in batch:
             self.metrics.received.inc()
-            if topics.parse_event_topic(msg.topic) is None:
-                self._handle_node_message(msg, dead)
+            try:
+                if topics.parse_event_topic(msg.topic) is None:
+                    self._handle_node_message(msg, prepared.dead)
+                    continue
+                outcomes = self._check_message(msg, now, prepared.acks)
+            except Exception as exc:  # a bug must cost one message, not the consumer
+                log.exception("checking a message on %s failed", msg.topic)
+                prepared.dead.append(
+                    DeadLetter(msg.topic, msg.payload, "internal_error", repr(exc)[:1000], now)
+                )
                 continue
-            for outcome in self._check_message(msg, now, acks):
+            for outcome in outcomes:
                 if isinstance(outcome, DeadLetter):
-                    dead.append(outcome)
+                    prepared.dead.append(outcome)
                 else:
-                    accepted.append(outcome)
-        result = self.store.store(accepted, dead, now, self.config.seq_window)
-        for letter in dead:
+                    prepared.accepted.append(outcome)
+        return prepared
+
+    def commit(self, prepared: PreparedBatch) -> StoreResult:
+        """Store a prepared batch, then count, call ``on_events`` with the new events, and acknowledge."""
+        now = prepared.now
+        result = self.store.store(prepared.accepted, prepared.dead, now, self.config.seq_window)
+        for letter in prepared.dead:
             self.metrics.rejected.labels(reason=letter.reason).inc()
             self.stats[f"dead_{letter.reason}"] += 1
             log.warning("dead letter (%s) on %s: %s", letter.reason, letter.topic, letter.detail)
@@ -248,8 +293,8 @@ class CentralConsumer:
                 self.on_events(result.inserted)
             except Exception:
                 log.exception("on_events failed for %d stored events", len(result.inserted))
-        self._send_acks(acks, now)
-        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        self._send_acks(prepared.acks, now)
+        self.metrics.batch_seconds.observe(time.perf_counter() - prepared.started)
         return result
 
     def _check_message(
