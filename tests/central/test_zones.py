@@ -93,3 +93,36 @@ def test_zone_device_rule_api(client: TestClient, db: Session, clock: FakeClock,
     assert client.delete(f"/api/v1/access-rules/{rid}", headers=outsider).status_code == 403
     assert client.delete(f"/api/v1/access-rules/{rid}", headers=pm).status_code == 204
     assert client.get(f"/api/v1/access-rules?site_id={site.id}", headers=guard).json() == []
+
+
+def test_bad_input_is_a_clear_4xx(client: TestClient, make_site, login) -> None:
+    site = make_site()
+    _, pm = login("property_manager", [site.id])
+    r = client.post(
+        "/api/v1/alert-rules",
+        json={
+            "site_id": site.id,
+            "name": "x",
+            "type": "absence",
+            "params": {"days": -1, "group": "elderly_alone"},
+        },
+        headers=pm,
+    )
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "params.days"
+    r = client.post(
+        "/api/v1/alert-rules", json={"site_id": site.id, "name": "x" * 500, "type": "door"}, headers=pm
+    )
+    assert r.status_code == 422
+    r = client.get(f"/api/v1/events?site_id={site.id}&cursor=%27%3B%20DROP", headers=pm)
+    assert r.status_code == 422 and r.json()["message_en"] == "invalid page cursor"
+    r = client.get(f"/api/v1/events?site_id={site.id}&ring=9", headers=pm)
+    assert r.status_code == 422
+    r = client.post("/api/v1/vehicles", json={"site_id": site.id, "plate": "<img src=x>😀"}, headers=pm)
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "plate"
+    r = client.post("/api/v1/webhooks", json={"site_id": site.id, "url": "javascript:alert(1)"}, headers=pm)
+    assert r.status_code == 422
+    ok = client.post(
+        "/api/v1/webhooks", json={"site_id": site.id, "url": "https://example.invalid/hook"}, headers=pm
+    )
+    assert ok.status_code == 201 and len(ok.json()["secret"]) == 64
+    assert "secret" not in client.get(f"/api/v1/webhooks?site_id={site.id}", headers=pm).json()[0]
