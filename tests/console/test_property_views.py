@@ -156,10 +156,18 @@ def test_enrol_person_with_consent_and_photo(
     assert "已取得同意" in result["consentText"]
     assert result["badOk"] == "0" and "照片未通过" in result["badText"]
     assert "采集成功" in result["goodText"] and "质量分" in result["goodText"]
-    person = api("property_manager")("GET", f"/persons/{seeded['PERSON_ID']}")
-    assert person["has_face"] is True
     consents = api("property_manager")("GET", f"/persons/{seeded['PERSON_ID']}/consents")
     assert [c["document_ref"] for c in consents] == ["TY-2026-0042"]
+
+
+def test_withdraw_consent_replaces_the_face_with_a_pin(
+    result: dict[str, Any], api: Any, seeded: dict[str, str]
+) -> None:
+    assert "已删除 1 个人脸模板" in result["withdrawText"] and "PIN" in result["withdrawText"]
+    person = api("property_manager")("GET", f"/persons/{seeded['PERSON_ID']}")
+    assert person["has_face"] is False
+    consents = api("property_manager")("GET", f"/persons/{seeded['PERSON_ID']}/consents")
+    assert consents[0]["withdrawn_at"] is not None and consents[0]["withdrawn_reason"] == "本人要求撤回"
 
 
 def test_issue_visitor_pass(result: dict[str, Any], api: Any) -> None:

@@ -74,6 +74,14 @@ scenario(async ({ context }) => {
   await page.waitForSelector('table.data');
   out.personsRows = await page.$$eval('table.data tbody tr', (trs) => trs.length);
   await shot(page, 'property-persons');
+  // Withdraw 王小明's consent: the face template goes, a PIN/QR replaces it.
+  await page.click(`tr[data-id="${env.PERSON_ID}"] button[data-action="withdraw"]`);
+  await page.fill('#withdraw-reason', '本人要求撤回');
+  await page.click('button[data-action="confirm-withdraw"]');
+  await page.waitForSelector('#withdraw-result');
+  out.withdrawText = await page.textContent('#withdraw-result');
+  await shot(page, 'property-consent-withdrawn');
+  await page.keyboard.press('Escape');
   await page.goto(`${BASE_URL}/#/houses`);
   await page.waitForSelector('table.data');
   await shot(page, 'property-houses');

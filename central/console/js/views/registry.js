@@ -31,6 +31,27 @@ async function lookupRows(name) {
   return items(await get(path, { limit: 500 }));
 }
 
+/** Consent withdrawal: templates are deleted (and revoked at every gate); the person gets a PIN and a QR instead. */
+async function withdrawConsent(p, reload) {
+  const reason = h('input', { type: 'text', id: 'withdraw-reason', maxlength: 200 });
+  const res = await modal(`${t('action.withdraw')} · ${p.name}`, h('div', { class: 'form' },
+    h('label', { for: 'withdraw-reason' }, t('field.reason')), reason,
+    h('div', { class: 'full muted' }, t('enrol.withdrawHint'))), [{
+    id: 'confirm-withdraw', label: t('action.withdraw'), kind: 'danger',
+    run: async () => {
+      try { return await post(`/persons/${encodeURIComponent(p.id)}/consent/withdraw`, { reason: reason.value }); } catch (err) { showError(err); return undefined; }
+    },
+  }]);
+  if (!res) return;
+  const img = h('img', { alt: 'QR', class: 'hidden' });
+  blobUrl(`/visitor-passes/${encodeURIComponent(res.pass_id)}/qr.png`).then((u) => { img.src = u; img.classList.remove('hidden'); }).catch(() => {});
+  reload();
+  await modal(t('enrol.newCredential'), h('div', { class: 'qr', id: 'withdraw-result' },
+    h('div', {}, t('enrol.templatesDeleted', { n: res.templates_deleted })),
+    h('h2', {}, `PIN: ${res.pin}`), img,
+    h('div', { class: 'muted' }, `${t('visitors.validUntil')}: ${fmtTime(res.valid_until)}`)));
+}
+
 export const SPECS = {
   persons: {
     path: '/persons', search: 'q', site: true, edit: 'patch', del: true,
@@ -41,6 +62,7 @@ export const SPECS = {
       fld('kind', { type: 'select', required: true, options: sel('personKind', PERSON_KINDS), value: 'owner' }), fld('household_id', { type: 'lookup' }),
       fld('elderly_alone', { type: 'checkbox' }), fld('dementia', { type: 'checkbox' }), fld('watchlist_category', { type: 'select', options: sel('watch', WATCH) }), fld('notes', { type: 'textarea' })],
     actions: [['enrol', (p) => { location.hash = `#/enrol?person=${encodeURIComponent(p.id)}`; }, ['property_manager', 'admin']],
+      ['withdraw', (p, reload) => withdrawConsent(p, reload), ['property_manager', 'admin']],
       ['trajectory', (p) => { location.hash = `#/trajectory?person=${encodeURIComponent(p.id)}`; }, ['police', 'admin']]],
   },
   buildings: {
