@@ -240,6 +240,7 @@ class CentralConsumer:
                     break
                 except Exception:
                     # Usually the database is away: keep the batch and retry; nodes keep theirs too.
+                    self.stats["store_retries"] += 1
                     log.exception("storing a batch failed; retrying in %.1fs", delay)
                     self._stop.wait(delay)
                     delay = min(delay * 2, 30.0)

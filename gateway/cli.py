@@ -38,7 +38,37 @@ def register(sub: Any) -> None:
     p.add_argument("--check", action="store_true", help="only report files that differ (exit 1)")
     p.set_defaults(func=_export_schemas)
 
+    p = gsub.add_parser("outbox-status", help="depth, bytes and drops of an edge node's outbox")
+    p.add_argument("path", type=Path, help="the outbox SQLite file")
+    p.set_defaults(func=_outbox_status)
+
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _outbox_status(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from anju.clock import SystemClock
+    from gateway.outbox import Outbox
+
+    if not args.path.exists():
+        raise AnjuError(f"{args.path}: no outbox here")
+    box = Outbox(args.path, 1 << 40, SystemClock())
+    try:
+        oldest = box.peek(0, 1)
+        status = {
+            "path": str(args.path),
+            "events": box.depth(),
+            "bytes": box.bytes_used(),
+            "dropped_total": box.dropped_total(),
+            "oldest_seq": oldest[0].seq if oldest else None,
+            "next_seq": box.next_seq(),
+        }
+    finally:
+        box.close()
+    sys.stdout.write(json.dumps(status) + "\n")
+    return 0
 
 
 def _broker_config(args: argparse.Namespace) -> int:

@@ -46,3 +46,40 @@ def test_broker_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
     assert {e.event_id for e in events} == set(ids)
     assert store.count_events() == total
     print("stats", dict(consumer.stats), link.stats)
+
+
+def test_database_outage_is_retried_without_loss_or_double_count(
+    broker: Any, make_consumer: Any, make_edge: Any, make_pass: Any, tmp_path: Any
+) -> None:
+    import sqlite3
+    import threading
+
+    import sqlalchemy as sa
+
+    from gateway.store import SqlEventStore
+
+    db = tmp_path / "outage.db"
+    store = SqlEventStore(sa.create_engine(f"sqlite:///{db}", connect_args={"timeout": 0.1}))
+    store.create_tables()
+    consumer, counted = make_consumer(broker.port, store)
+    link = make_edge(broker.port)
+    # Another writer holds the database: every insert fails until it lets go.
+    blocker = sqlite3.connect(str(db), isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        events = [make_pass(link, person_id=f"p-{i}") for i in range(100)]
+        link.publish_many(events)
+        retried = threading.Event()
+        for _ in range(600):
+            if consumer.stats["store_retries"] >= 1:
+                retried.set()
+                break
+            threading.Event().wait(0.05)
+        assert retried.is_set()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert counted.wait_for(lambda seen: len(seen) >= 100)
+    assert link.wait_drained(60)
+    assert sorted(e.seq for e in counted.events) == sorted(e.seq for e in events)
+    assert store.count_events() == 100

@@ -63,3 +63,31 @@ def test_keygen(tmp_path: Path) -> None:
     assert main(["gateway", "keygen", "--out", str(path)]) == 1  # never overwrites
     signer = Signer("n1", load_private_key(path))
     assert verify(load_public_key(tmp_path / "node.sign.pub.pem"), "n1", b"x", signer.sign(b"x"))
+
+
+def test_outbox_status(tmp_path: Path, capsys: object) -> None:
+    import uuid
+
+    from anju.clock import FakeClock
+    from contracts.messages import PassEvent, PersonKind
+    from gateway.outbox import Outbox
+
+    clock = FakeClock()
+    box = Outbox(tmp_path / "o.db", 1 << 20, clock)
+    box.put(
+        PassEvent(
+            event_id=uuid.uuid4(),
+            site_id="s",
+            node_id="n",
+            seq=box.next_seq(),
+            captured_at=clock.now(),
+            camera_id="c",
+            person_id="p",
+            person_kind=PersonKind.owner,
+        )
+    )
+    box.close()
+    assert main(["gateway", "outbox-status", str(tmp_path / "o.db")]) == 0
+    out = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
+    assert out["events"] == 1 and out["oldest_seq"] == 0 and out["dropped_total"] == 0
+    assert main(["gateway", "outbox-status", str(tmp_path / "missing.db")]) == 1
