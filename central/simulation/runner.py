@@ -301,6 +301,13 @@ class Simulation:
                 "recall": round(recall, 4),
                 "days_to_discovery_mean": round(sum(delays) / len(delays), 2) if delays else None,
                 "days_to_discovery_max": max(delays) if delays else None,
+                "false_positive_roles": dict(
+                    Counter(
+                        self.people[d[1]].role.value if d[1] in self.people else "?"
+                        for d in decided
+                        if not d[2]
+                    )
+                ),
             }
         with self.sessions() as session:
             total = pure = 0

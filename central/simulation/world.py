@@ -59,6 +59,9 @@ class CommunityConfig(StrictModel):
     delivery: int = Field(5, ge=0, le=200)
     helpers: int = Field(2, ge=0, le=200)
     enrol_photos: int = Field(2, ge=1, le=5, description="photos per registered person in the whitelist")
+    max_photos: int = Field(
+        40, ge=3, le=200, description="photos embedded per identity; appearances cycle through them"
+    )
 
 
 @dataclass
@@ -191,7 +194,7 @@ def build_community(cfg: CommunityConfig, bank: FaceBank) -> Community:
     rank = 0
     for i in order:
         role = roles[i][0]
-        need = PHOTO_NEEDS[role] + (cfg.enrol_photos if role in REGISTERED else 0)
+        need = min(PHOTO_NEEDS[role], cfg.max_photos) + (cfg.enrol_photos if role in REGISTERED else 0)
         # skip identities that do not have enough photos for this role, keep going down the list
         while rank < len(pool) and pool[rank][1] < min(need, 4):
             rank += 1
