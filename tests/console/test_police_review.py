@@ -89,7 +89,74 @@ def candidate(console_server: Any, api: Any, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture(scope="module")
-def result(browser: Any, candidate: dict[str, str]) -> dict[str, Any]:
+def resident_walk(
+    console_server: Any, api: Any, candidate: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A registered resident walking in through rings 1 → 2 → 3 today, and a site plan with those cameras."""
+    import cv2
+    import numpy as np
+
+    from central.ingest import ops_runtime
+    from contracts.messages import Direction, PassEvent, PersonKind
+
+    admin = api("admin")
+    site = console_server.site_id
+    person = admin(
+        "POST", "/persons", json={"site_id": site, "name": "王大爷", "kind": "owner", "elderly_alone": True}
+    )
+    cams = [("cam-gate-s", 1, "南门", "gate"), ("cam-road-c", 2, "中心路", "road")]
+    for code, ring, name, kind in cams:
+        zone = admin(
+            "POST",
+            "/zones",
+            json={"site_id": site, "code": f"z-{code}", "name": name, "ring": ring, "kind": kind},
+        )
+        admin(
+            "POST",
+            "/devices",
+            json={"zone_id": zone["id"], "code": code, "type": "camera", "node_id": "gate-s", "name": name},
+        )
+    plan = np.full((500, 900, 3), 236, np.uint8)
+    cv2.rectangle(plan, (600, 80), (800, 260), (170, 150, 130), -1)
+    cv2.line(plan, (450, 500), (450, 170), (255, 255, 255), 26)
+    cv2.line(plan, (450, 170), (600, 170), (255, 255, 255), 26)
+    path = tmp_path_factory.mktemp("plan") / "plan.png"
+    cv2.imwrite(str(path), plan)
+    admin.client.put(
+        f"/console/siteplan/image?site_id={site}",
+        files={"image": ("plan.png", path.read_bytes(), "image/png")},
+    )
+    markers = {
+        "camera:cam-gate-s": {"x": 50, "y": 95},
+        "camera:cam-road-c": {"x": 50, "y": 40},
+        "camera:cam-b3-u1": {"x": 66, "y": 34},
+    }
+    admin("PUT", "/console/siteplan/markers", params={"site_id": site}, json={"markers": markers})
+    now = datetime.now(timezone.utc)
+    walk = [("cam-gate-s", "z-cam-gate-s", 1), ("cam-road-c", "z-cam-road-c", 2), ("cam-b3-u1", "b3-u1", 3)]
+    events = [
+        PassEvent(
+            event_id=uuid.uuid4(),
+            site_id=site,
+            node_id="gate-s",
+            seq=1000 + i,
+            captured_at=now - timedelta(minutes=30 - 3 * i),
+            camera_id=cam,
+            zone_id=zone,
+            ring=ring,
+            direction=Direction.inbound,
+            person_id=person["id"],
+            person_kind=PersonKind.owner,
+            score=0.71,
+        )
+        for i, (cam, zone, ring) in enumerate(walk)
+    ]
+    ops_runtime(console_server.app).ingestor.on_events(events)
+    return str(person["id"])
+
+
+@pytest.fixture(scope="module")
+def result(browser: Any, candidate: dict[str, str], resident_walk: str) -> dict[str, Any]:
     out: dict[str, Any] = browser("police").finish(timeout=240)
     return out
 
@@ -112,6 +179,15 @@ def test_police_confirms_a_candidate(
         t["house_id"] == candidate["house_id"] and t["candidate_id"] == result["candidateId"] for t in tasks
     )
     assert result["tasks"], "the visit task is listed in the console"
+
+
+def test_police_sees_a_trajectory_across_rings(result: dict[str, Any]) -> None:
+    assert [row[1] for row in result["trajectory"]] == [
+        "第一圈 · 小区出入口",
+        "第二圈 · 小区内部",
+        "第三圈 · 楼栋单元",
+    ]
+    assert result["pathDrawn"], "the walk is drawn over the site plan"
 
 
 def test_police_exports_yibiao_sanshi(result: dict[str, Any]) -> None:

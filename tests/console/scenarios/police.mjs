@@ -36,10 +36,13 @@ scenario(async ({ context }) => {
 
   await page.goto(`${BASE_URL}/#/trajectory`);
   await page.fill('#query-reason', '核查实有人口');
-  await page.fill('#person-search', '周实住');
-  const btn = await page.waitForSelector('button[data-person]');
-  await btn.click();
-  await page.waitForSelector('#site-plan');
+  await page.fill('#person-search', '王大爷');
+  await page.waitForFunction(() => document.querySelectorAll('button[data-person]').length === 1);
+  await page.click('button[data-person]');
+  await page.waitForSelector('#site-plan img');
+  await page.waitForSelector('.view table.data');
+  out.trajectory = await page.$$eval('.view table.data tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  out.pathDrawn = await page.$('#site-plan svg.path polyline') !== null;
   await shot(page, 'police-trajectory');
 
   await page.goto(`${BASE_URL}/#/export`);
