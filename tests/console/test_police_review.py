@@ -52,7 +52,7 @@ def candidate(console_server: Any, api: Any, tmp_path_factory: pytest.TempPathFa
     name = list_identities(LFW, 12)[0][0]
     face = FaceBank(LFW, tmp_path_factory.mktemp("faces")).load([name], 12)[name]
     now = datetime.now(timezone.utc)
-    events = []
+    events: list[Any] = []
     for day in range(1, 11):
         # 21:30 and 07:10 Beijing time: home at night.
         for hour, minute in ((13, 30), (23, 10)):
@@ -134,7 +134,7 @@ def resident_walk(
     admin("PUT", "/console/siteplan/markers", params={"site_id": site}, json={"markers": markers})
     now = datetime.now(timezone.utc)
     walk = [("cam-gate-s", "z-cam-gate-s", 1), ("cam-road-c", "z-cam-road-c", 2), ("cam-b3-u1", "b3-u1", 3)]
-    events = [
+    events: list[Any] = [
         PassEvent(
             event_id=uuid.uuid4(),
             site_id=site,
