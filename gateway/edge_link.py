@@ -115,6 +115,7 @@ class EdgeLink:
         self._thread: threading.Thread | None = None
         self._inflight: OrderedDict[int, tuple[int, float]] = OrderedDict()  # seq -> (row id, sent at)
         self._last_row = 0
+        self._ack_timeout = config.ack_timeout_s
         self._kick = False
         self._whitelist_version = 0
         self._confirmed_at = self.clock.monotonic()
@@ -348,6 +349,7 @@ class EdgeLink:
                     for seq in [s for s in self._inflight if first <= s <= last]:
                         del self._inflight[seq]
             self.stats["acked"] += removed
+            self._ack_timeout = self.config.ack_timeout_s
             self._changed.notify_all()
 
     def _handle_central_online(self, hello: CentralOnline) -> None:
@@ -415,13 +417,15 @@ class EdgeLink:
             if self._inflight:
                 first_seq = next(iter(self._inflight))
                 row, sent = self._inflight[first_seq]
-                if now - sent > self.config.ack_timeout_s:
+                if now - sent > self._ack_timeout:
                     log.warning(
                         "central has not acknowledged seq %d in %.0fs; resending", first_seq, now - sent
                     )
                     self.stats["resends"] += 1
                     self._inflight.clear()
                     self._last_row = row - 1
+                    # Back off while central stays silent, so a long outage is not a resend storm.
+                    self._ack_timeout = min(self._ack_timeout * 2, max(300.0, self.config.ack_timeout_s))
             room = self.config.window - len(self._inflight)
             after = self._last_row
             self._kick = False

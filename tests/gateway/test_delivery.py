@@ -83,3 +83,70 @@ def test_database_outage_is_retried_without_loss_or_double_count(
     assert link.wait_drained(60)
     assert sorted(e.seq for e in counted.events) == sorted(e.seq for e in events)
     assert store.count_events() == 100
+
+
+def test_unacknowledged_events_are_resent_after_the_ack_timeout(
+    broker: Any, keys: Any, tmp_path: Any, sqlite_store: Any, make_pass: Any
+) -> None:
+    import threading
+
+    from prometheus_client import CollectorRegistry
+
+    from anju.clock import FakeClock, SystemClock
+    from gateway.central_link import CentralConsumer
+    from gateway.config import BrokerConfig, CentralLinkConfig, EdgeLinkConfig
+    from gateway.edge_link import EdgeLink
+    from gateway.metrics import GatewayMetrics
+    from gateway.outbox import Outbox
+
+    clock = FakeClock(SystemClock().now())
+    bcfg = BrokerConfig(port=broker.port, reconnect_max_s=1)
+    cfg = EdgeLinkConfig(
+        site_id="site-1",
+        node_id="gate-a",
+        broker=bcfg,
+        signing_key=tmp_path / "unused",
+        central_public_keys=[keys.central_pub],
+        ack_timeout_s=30,
+    )
+    link = EdgeLink(cfg, Outbox(tmp_path / "o.db", 1 << 24, clock), keys.node("gate-a"), clock)
+    link.start()
+    consumer = None
+    try:
+        assert link.wait_ready(30)
+        events = [make_pass(link, person_id=f"p-{i}") for i in range(10)]
+        link.publish_many(events)  # nobody subscribed yet: the broker drops them
+        for _ in range(600):
+            if link.inflight() == 10:
+                break
+            threading.Event().wait(0.05)
+        assert link.inflight() == 10
+        seen: list[Any] = []
+        got = threading.Condition()
+
+        def on_events(evs: list[Any]) -> None:
+            with got:
+                seen.extend(evs)
+                got.notify_all()
+
+        # A consumer for every site announces nothing, so only the ack timeout can bring them.
+        consumer = CentralConsumer(
+            CentralLinkConfig(broker=bcfg, signing_key=tmp_path / "unused"),
+            sqlite_store,
+            keys.registry,
+            on_events,
+            SystemClock(),
+            signer=keys.central,
+            metrics=GatewayMetrics(CollectorRegistry()),
+        )
+        consumer.start(wait_connected_s=15)
+        assert link.stats["resends"] == 0
+        clock.advance(31)
+        with got:
+            assert got.wait_for(lambda: len(seen) == 10, 30)
+        assert link.wait_drained(30)
+        assert link.stats["resends"] == 1
+    finally:
+        link.stop()
+        if consumer is not None:
+            consumer.stop()
