@@ -150,3 +150,21 @@ def test_unacknowledged_events_are_resent_after_the_ack_timeout(
         link.stop()
         if consumer is not None:
             consumer.stop()
+
+
+def test_two_central_instances_split_the_load_and_count_once(
+    broker: Any, store: Any, make_consumer: Any, make_edge: Any, make_pass: Any
+) -> None:
+    first, counted_a = make_consumer(broker.port, store)
+    second, counted_b = make_consumer(broker.port, store)
+    link = make_edge(broker.port, batch_max_events=20)
+    events = [make_pass(link, person_id=f"p-{i}") for i in range(2000)]
+    for i in range(0, 2000, 100):
+        link.publish_many(events[i : i + 100])
+    assert link.wait_drained(60)
+    assert counted_a.wait_for(lambda seen: len(seen) + len(counted_b.events) >= 2000)
+    ids = [e.event_id for e in counted_a.events + counted_b.events]
+    assert len(ids) == len(set(ids)) == 2000
+    # The broker shares the subscription: both instances did part of the work.
+    assert first.stats["stored"] > 0 and second.stats["stored"] > 0
+    assert store.count_events() == 2000
