@@ -188,3 +188,16 @@ def test_import_shows_row_errors_then_imports(result: dict[str, Any]) -> None:
 def test_site_plan_markers_and_dashboard(result: dict[str, Any]) -> None:
     assert sorted(m[0] for m in result["markers"]) == ["camera:cam-north-in", "door:door-north"]
     assert result["charts"] == 4  # in/out per hour, per day, present by ring, alerts by type
+
+
+def test_vehicle_watch_and_access_rule(result: dict[str, Any], api: Any, console_server: Any) -> None:
+    pm = api("property_manager")
+    cars = pm("GET", "/vehicles", params={"site_id": console_server.site_id, "plate": "浙A12345"})
+    assert len(cars) == 1 and cars[0]["watchlisted"] is True and cars[0]["watch_reason"] == "被盗车辆协查"
+    rules = pm("GET", "/access-rules", params={"site_id": console_server.site_id})
+    rule = next(r for r in rules if r["name"] == "租户工作日通行")
+    assert (
+        rule["subject_value"] == "tenant" and rule["rings"] == [1, 3] and rule["weekdays"] == [0, 1, 2, 3, 4]
+    )
+    assert rule["start"].startswith("06:00") and rule["end"].startswith("23:00")
+    assert "周一" in result["ruleRow"]

@@ -82,6 +82,37 @@ scenario(async ({ context }) => {
   out.withdrawText = await page.textContent('#withdraw-result');
   await shot(page, 'property-consent-withdrawn');
   await page.keyboard.press('Escape');
+  // Vehicles: register a plate for the household, then put it on the watch list.
+  await page.goto(`${BASE_URL}/#/vehicles`);
+  await page.click('#new-item');
+  await page.waitForSelector('#resource-form');
+  await page.fill('#resource-form #f-plate', '浙A12345');
+  await page.fill('#resource-form #f-color', '白');
+  await page.click('button[data-action="save"]');
+  await page.waitForSelector('#resource-form', { state: 'detached' });
+  await page.fill('#search', '浙A12345');
+  await page.waitForSelector('table.data tbody tr:has-text("浙A12345")');
+  page.once('dialog', (d) => d.accept('被盗车辆协查'));
+  await page.click('table.data tbody tr:has-text("浙A12345") button[data-action="watch"]');
+  await page.waitForSelector('table.data tbody tr:has-text("浙A12345") .tag.high');
+  await shot(page, 'property-vehicles');
+
+  // Access rule: tenants through rings 1 and 3 on weekdays, 06:00-23:00.
+  await page.goto(`${BASE_URL}/#/access-rules`);
+  await page.click('#new-item');
+  await page.waitForSelector('#resource-form');
+  await page.fill('#resource-form #f-name', '租户工作日通行');
+  await page.selectOption('#resource-form #f-subject_type', 'group');
+  await page.fill('#resource-form #f-subject_value', 'tenant');
+  await page.fill('#resource-form #f-rings', '1,3');
+  await page.fill('#resource-form #f-weekdays', '0,1,2,3,4');
+  await page.fill('#resource-form #f-start', '06:00');
+  await page.fill('#resource-form #f-end', '23:00');
+  await page.click('button[data-action="save"]');
+  await page.waitForSelector('table.data tbody tr:has-text("租户工作日通行")');
+  out.ruleRow = await page.textContent('table.data tbody tr:has-text("租户工作日通行")');
+  await shot(page, 'property-access-rules');
+
   await page.goto(`${BASE_URL}/#/houses`);
   await page.waitForSelector('table.data');
   await shot(page, 'property-houses');

@@ -93,7 +93,7 @@ export const SPECS = {
       fld('contact_name'), fld('contact_phone'), fld('house_id', { type: 'lookup' })],
   },
   vehicles: {
-    path: '/vehicles', search: 'plate', site: true,
+    path: '/vehicles', search: 'plate', searchRequired: true, site: true,
     columns: [col('plate'), refCol('household_id'), col('color'), col('description'), col('watchlisted', (v) => (v.watchlisted ? tag('high', t('field.watchlisted')) : '')), col('watch_reason')],
     form: [fld('plate', { required: true }), fld('household_id', { type: 'lookup' }), fld('color'), fld('description'), fld('watchlisted', { type: 'checkbox' }), fld('watch_reason')],
     actions: [['watch', async (v, reload) => {
@@ -208,6 +208,11 @@ export async function render(main, { user, route }) {
   const search = spec.search ? h('input', { type: 'search', id: 'search', placeholder: t('common.search') }) : null;
   const box = h('div');
   const reload = async () => {
+    if (spec.searchRequired && !search.value) {
+      // The API searches by plate; there is no "list everything" for vehicles.
+      clear(box).append(h('div', { class: 'empty' }, t('common.searchFirst')));
+      return;
+    }
     try {
       const params = { limit: 200 };
       if (spec.search && search.value) params[spec.search] = search.value;
