@@ -121,6 +121,89 @@ def embed_photo(
     return vec, float(best.quality.score), str(best.embedding.model_id)
 
 
+@dataclass
+class _Matrix:
+    signature: tuple[Any, ...]
+    newest: datetime | None
+    person_ids: list[str]
+    matrix: np.ndarray
+
+
+class TemplateCache:
+    """An in-process copy of the stored templates of each model for duplicate scans.
+
+    Before each scan one aggregate query (count, newest ``created_at``, min/max id) tells whether
+    the copy is current; new rows are appended incrementally, anything else reloads. Reading
+    100,000 templates from the database for every enrolment would take seconds.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[tuple[str, str], _Matrix] = {}
+
+    def _signature(self, session: Session, model_id: str) -> tuple[Any, ...]:
+        row = session.execute(
+            select(
+                func.count(),
+                func.max(FaceTemplate.created_at),
+                func.min(FaceTemplate.id),
+                func.max(FaceTemplate.id),
+            ).where(FaceTemplate.model_id == model_id)
+        ).one()
+        return tuple(row)
+
+    def _load(self, session: Session, model_id: str, after: datetime | None) -> tuple[list[str], np.ndarray]:
+        q = select(FaceTemplate.person_id, FaceTemplate.vector).where(FaceTemplate.model_id == model_id)
+        if after is not None:
+            q = q.where(FaceTemplate.created_at > after)
+        rows = session.execute(q).all()
+        if not rows:
+            return [], np.zeros((0, 0), np.float32)
+        return [r[0] for r in rows], np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
+            len(rows), -1
+        )
+
+    def matrix(self, session: Session, model_id: str) -> _Matrix:
+        key = (str(session.get_bind().engine.url), model_id)
+        sig = self._signature(session, model_id)
+        cur = self._models.get(key)
+        if cur is not None and cur.signature == sig:
+            return cur
+        if cur is not None and cur.newest is not None and sig[0] > cur.signature[0]:
+            pids, mat = self._load(session, model_id, cur.newest)
+            if len(pids) + cur.signature[0] == sig[0] and (
+                mat.size == 0 or mat.shape[1] == cur.matrix.shape[1]
+            ):
+                cur = _Matrix(
+                    sig, sig[1], cur.person_ids + pids, np.vstack([cur.matrix, mat]) if pids else cur.matrix
+                )
+                self._models[key] = cur
+                return cur
+        pids, mat = self._load(session, model_id, None)
+        cur = _Matrix(sig, sig[1], pids, mat)
+        self._models[key] = cur
+        return cur
+
+    def scan(
+        self, session: Session, model_id: str, vector: np.ndarray, exclude_person: str, threshold: float
+    ) -> list[DuplicateWarning]:
+        with self._lock:
+            m = self.matrix(session, model_id)
+            if not m.person_ids or m.matrix.shape[1] != vector.shape[0]:
+                return []
+            scores = m.matrix @ vector.astype(np.float32)
+            hits = np.flatnonzero(scores >= threshold)
+            best: dict[str, float] = {}
+            for i in hits:
+                pid = m.person_ids[int(i)]
+                if pid != exclude_person and scores[i] > best.get(pid, -1.0):
+                    best[pid] = float(scores[i])
+        return sorted((DuplicateWarning(p, sc) for p, sc in best.items()), key=lambda d: -d.score)
+
+
+TEMPLATE_CACHE = TemplateCache()
+
+
 def find_duplicates(
     session: Session,
     site_id: str,
@@ -128,29 +211,10 @@ def find_duplicates(
     model_id: str,
     vector: np.ndarray,
     threshold: float,
-    batch: int = 20000,
 ) -> list[DuplicateWarning]:
-    """Other persons (any site) whose templates of ``model_id`` score ≥ ``threshold`` against ``vector``."""
-    best: dict[str, float] = {}
-    last = ""
-    while True:
-        rows = session.execute(
-            select(FaceTemplate.id, FaceTemplate.person_id, FaceTemplate.vector)
-            .where(
-                FaceTemplate.model_id == model_id, FaceTemplate.person_id != person_id, FaceTemplate.id > last
-            )
-            .order_by(FaceTemplate.id)
-            .limit(batch)
-        ).all()
-        if not rows:
-            break
-        mat = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
-        scores = mat @ vector
-        for r, s in zip(rows, scores, strict=True):
-            if s >= threshold and s > best.get(r[1], -1.0):
-                best[r[1]] = float(s)
-        last = rows[-1][0]
-    return sorted((DuplicateWarning(p, s) for p, s in best.items()), key=lambda d: -d.score)
+    """Other persons (any site: one face enrolled twice is a duplicate wherever it is) whose
+    templates of ``model_id`` score ≥ ``threshold`` against ``vector``, best first."""
+    return TEMPLATE_CACHE.scan(session, model_id, vector, person_id, threshold)
 
 
 def enrol_photo(

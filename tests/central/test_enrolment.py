@@ -322,3 +322,60 @@ def test_bulk_zip_with_spreadsheet_manifest(client: TestClient, world: dict[str,
         time.sleep(0.1)
     assert (job["status"], job["done"], job["failed"]) == ("done", 2, 0), job
     assert db.scalar(select(func.count()).where(FaceTemplate.person_id == pid)) == 2
+
+
+def test_template_cache_follows_the_database(db: Session, clock: Any, make_site: Any) -> None:
+    import numpy as np
+
+    from central.models.biometrics import Consent
+    from central.models.registry import Person
+    from central.services.enrolment import TemplateCache
+
+    site = make_site()
+    rng = np.random.default_rng(7)
+    cache = TemplateCache()
+    people = []
+    for i in range(4):
+        p = Person(site_id=site.id, name=f"人{i}", created_at=clock.now(), updated_at=clock.now())
+        db.add(p)
+        db.flush()
+        c = Consent(site_id=site.id, person_id=p.id, granted_by="self", granted_at=clock.now())
+        db.add(c)
+        db.flush()
+        people.append((p.id, c.id))
+
+    def add(k: int) -> list[np.ndarray]:
+        vs = []
+        for _ in range(k):
+            v = rng.standard_normal(64).astype(np.float32)
+            v /= np.linalg.norm(v)
+            pid, cid = people[len(vs) % 4]
+            db.add(
+                FaceTemplate(
+                    site_id=site.id,
+                    person_id=pid,
+                    consent_id=cid,
+                    model_id="m64",
+                    dim=64,
+                    vector=v.tobytes(),
+                    quality=1.0,
+                    photo_sha256="0" * 64,
+                    created_at=clock.now(),
+                )
+            )
+            vs.append(v)
+        db.commit()
+        clock.advance(1)
+        return vs
+
+    first = add(10)
+    hits = cache.scan(db, "m64", first[3], "nobody", 0.99)
+    assert [h.person_id for h in hits] == [people[3][0]]
+    second = add(5)  # appended incrementally
+    assert cache.matrix(db, "m64").matrix.shape == (15, 64)
+    assert [h.person_id for h in cache.scan(db, "m64", second[1], "nobody", 0.99)] == [people[1][0]]
+    assert cache.scan(db, "m64", second[1], people[1][0], 0.99) == []  # the person's own templates
+    db.execute(FaceTemplate.__table__.delete().where(FaceTemplate.person_id == people[1][0]))
+    db.commit()
+    assert cache.scan(db, "m64", second[1], "nobody", 0.99) == []  # deletion → reload
+    assert cache.matrix(db, "m64").matrix.shape[0] == 15 - 4
