@@ -41,6 +41,7 @@ CHROMIUM = os.environ.get("ANJU_CHROMIUM", "/usr/bin/chromium")
 SECRET = "console-test-secret-0123456789abcdef-xyz"
 PASSWORD = "correct horse battery"
 ROLES = ("admin", "property_manager", "guard", "police", "grid_worker")
+NODE_ID = "gate-north"
 
 
 @dataclass
@@ -96,16 +97,15 @@ def start_server(app: FastAPI) -> tuple[str, Callable[[], None]]:
 
 @pytest.fixture(scope="module")
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
+    """Central as deployed: ``create_app`` with its MQTT link to a private Mosquitto, under uvicorn."""
+    from central.settings import MqttLinkSettings
+    from gateway.signing import generate_private_key, save_private_key, save_public_key
+
     tmp = tmp_path_factory.mktemp("console")
-    settings = CentralSettings(
-        environment="test",
-        secret_key=SECRET,
-        data_dir=tmp / "data",
-        database_url=f"sqlite:///{tmp / 'anju.db'}",
-    )
-    engine = make_engine(settings.effective_database_url)
+    broker = _load_broker_helper().Broker.plain(tmp / "broker")
+    broker.start()
+    engine = make_engine(f"sqlite:///{tmp / 'anju.db'}")
     create_all(engine)
-    clock = SystemClock()
     now = datetime.now(timezone.utc)
     with make_session_factory(engine)() as db:
         site = Site(name="安居花园", code="AJHY", division_code="330106", created_at=now, updated_at=now)
@@ -131,14 +131,41 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console
                 }[role],
             )
             users[role] = (username, PASSWORD)
-    app = create_app(settings, clock=clock, engine=engine)
+    # One edge node's identity, registered with central the way broker-config lays keys out.
+    node_keys = tmp / "node-keys"
+    node_key = generate_private_key()
+    save_private_key(node_key, tmp / f"{NODE_ID}.sign.pem")
+    save_public_key(node_key.public_key(), node_keys / f"{NODE_ID}.sign.pub.pem")
+    settings = CentralSettings(
+        environment="test",
+        secret_key=SECRET,
+        data_dir=tmp / "data",
+        database_url=f"sqlite:///{tmp / 'anju.db'}",
+        mqtt=MqttLinkSettings(
+            enabled=True,
+            host="127.0.0.1",
+            port=broker.port,
+            client_id=f"central-console-{os.getpid()}",
+            extra={"node_keys": {site_id: str(node_keys)}},
+        ),
+    )
+    app = create_app(settings, clock=SystemClock(), engine=engine)
     ensure_console(app)
     base_url, stop = start_server(app)
     try:
-        yield ConsoleServer(base_url, app, engine, settings, site_id, users)
+        yield ConsoleServer(
+            base_url,
+            app,
+            engine,
+            settings,
+            site_id,
+            users,
+            extras={"broker_port": broker.port, "node_key": tmp / f"{NODE_ID}.sign.pem", "tmp": tmp},
+        )
     finally:
         stop()
         engine.dispose()
+        broker.stop()
 
 
 def _node() -> str:
@@ -247,89 +274,50 @@ def _load_broker_helper() -> Any:
 
 @dataclass
 class GatewayRig:
-    """A real broker, the central consumer wired to the server's ingest, and one edge node's link."""
+    """One edge node's gateway link to the live server's broker (central's own link consumes)."""
 
     edge: Any  # gateway.edge_link.EdgeLink
-    consumer: Any  # gateway.central_link.CentralConsumer
     node_id: str
 
 
 @pytest.fixture(scope="module")
-def gateway_rig(
-    console_server: ConsoleServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GatewayRig]:
-    """Edge → MQTT (mosquitto) → ``CentralConsumer`` → the live server's ingest and alert feed.
-
-    ``create_app`` does not start an MQTT consumer by itself; this wires the gateway's
-    consumer to ``central.ingest.ops_runtime(app).ingestor.on_events`` exactly as a deployment does.
-    """
-    from prometheus_client import CollectorRegistry
-
-    from central.ingest import ops_runtime
-    from gateway.central_link import CentralConsumer
-    from gateway.config import BrokerConfig, CentralLinkConfig, EdgeLinkConfig
+def gateway_rig(console_server: ConsoleServer) -> Iterator[GatewayRig]:
+    """Edge → MQTT (mosquitto) → central's ``GatewayLink`` (started by create_app) → ingest → alert feed."""
+    from central.keys import app_signer, key_path
+    from gateway.config import BrokerConfig, EdgeLinkConfig
     from gateway.edge_link import EdgeLink
-    from gateway.metrics import GatewayMetrics
     from gateway.outbox import Outbox
-    from gateway.signing import (
-        CENTRAL_SIGNER_ID,
-        NodeKey,
-        Signer,
-        StaticKeyRegistry,
-        generate_private_key,
-        save_private_key,
-        save_public_key,
-    )
-    from gateway.store import SqlEventStore
+    from gateway.signing import Signer, load_private_key, save_public_key
 
-    tmp = tmp_path_factory.mktemp("gateway")
-    broker = _load_broker_helper().Broker.plain(tmp / "broker")
-    broker.start()
-    site_id = console_server.site_id
-    node_id = "gate-north"
-    central_key = generate_private_key()
-    save_private_key(central_key, tmp / "central.sign.pem")
-    save_public_key(central_key.public_key(), tmp / "central.sign.pub.pem")
-    node_key = generate_private_key()
-    save_private_key(node_key, tmp / f"{node_id}.sign.pem")
-    registry = StaticKeyRegistry()
-    node_signer = Signer(node_id, node_key)
-    registry.add(NodeKey(site_id=site_id, signer_id=node_id, public_key=node_signer.public_key))
-    broker_cfg = BrokerConfig(host="127.0.0.1", port=broker.port, reconnect_min_s=0.2, reconnect_max_s=1.0)
-    store = SqlEventStore(console_server.engine)
-    store.create_tables()
-    consumer = CentralConsumer(
-        CentralLinkConfig(broker=broker_cfg, signing_key=tmp / "central.sign.pem", site_id=site_id),
-        store,
-        registry,
-        ops_runtime(console_server.app).ingestor.on_events,
-        SystemClock(),
-        signer=Signer(CENTRAL_SIGNER_ID, central_key),
-        metrics=GatewayMetrics(CollectorRegistry()),
-    )
-    consumer.start(wait_connected_s=15)
+    tmp: Path = console_server.extras["tmp"]
+    central_pub = key_path(console_server.settings).with_suffix(".pub.pem")
+    if not central_pub.exists():
+        save_public_key(app_signer(console_server.app).public_key, central_pub)
     outbox = Outbox(tmp / "outbox.db", 64 * 1024 * 1024, SystemClock(), synchronous="NORMAL")
     edge = EdgeLink(
         EdgeLinkConfig(
-            site_id=site_id,
-            node_id=node_id,
-            broker=broker_cfg,
-            signing_key=tmp / f"{node_id}.sign.pem",
-            central_public_keys=[tmp / "central.sign.pub.pem"],
+            site_id=console_server.site_id,
+            node_id=NODE_ID,
+            broker=BrokerConfig(
+                host="127.0.0.1",
+                port=console_server.extras["broker_port"],
+                reconnect_min_s=0.2,
+                reconnect_max_s=1.0,
+            ),
+            signing_key=console_server.extras["node_key"],
+            central_public_keys=[central_pub],
         ),
         outbox,
-        node_signer,
+        Signer(NODE_ID, load_private_key(console_server.extras["node_key"])),
         SystemClock(),
     )
     edge.start()
     assert edge.wait_ready(30), "edge link did not connect to the broker"
     try:
-        yield GatewayRig(edge, consumer, node_id)
+        yield GatewayRig(edge, NODE_ID)
     finally:
         edge.stop()
         outbox.close()
-        consumer.stop()
-        broker.stop()
 
 
 class Api:
