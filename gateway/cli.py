@@ -42,7 +42,39 @@ def register(sub: Any) -> None:
     p.add_argument("path", type=Path, help="the outbox SQLite file")
     p.set_defaults(func=_outbox_status)
 
+    p = gsub.add_parser("dead-letters", help="latest messages central refused, with reasons")
+    p.add_argument("--db", required=True, help="central's database URL (SQLAlchemy)")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=_dead_letters)
+
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    import sqlalchemy as sa
+
+    from gateway.store import SqlEventStore
+
+    engine = sa.create_engine(args.db)
+    try:
+        letters = SqlEventStore(engine).dead_letters(args.limit)
+    except sa.exc.SQLAlchemyError as exc:
+        raise AnjuError(f"{args.db}: cannot read gateway_dead_letters: {exc}") from exc
+    finally:
+        engine.dispose()
+    for d in letters:
+        row = {
+            "received_at": d.received_at.isoformat(),
+            "reason": d.reason,
+            "topic": d.topic,
+            "detail": d.detail,
+            "payload_head": d.payload[:200].decode("utf-8", errors="replace"),
+        }
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return 0
 
 
 def _outbox_status(args: argparse.Namespace) -> int:

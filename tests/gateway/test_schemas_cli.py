@@ -91,3 +91,22 @@ def test_outbox_status(tmp_path: Path, capsys: object) -> None:
     out = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
     assert out["events"] == 1 and out["oldest_seq"] == 0 and out["dropped_total"] == 0
     assert main(["gateway", "outbox-status", str(tmp_path / "missing.db")]) == 1
+
+
+def test_dead_letters_command(tmp_path: Path, capsys: object) -> None:
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+
+    from gateway.store import DeadLetter, SqlEventStore
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    store = SqlEventStore(sa.create_engine(url))
+    store.create_tables()
+    now = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    store.store([], [DeadLetter("anju/v1/s/n/events/pass", b"{not json", "malformed", "not JSON", now)], now)
+    assert main(["gateway", "dead-letters", "--db", url]) == 0
+    (line,) = capsys.readouterr().out.splitlines()  # type: ignore[attr-defined]
+    row = json.loads(line)
+    assert row["reason"] == "malformed" and row["payload_head"] == "{not json"
+    assert main(["gateway", "dead-letters", "--db", f"sqlite:///{tmp_path / 'empty.db'}"]) == 1
