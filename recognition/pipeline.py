@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.errors import ModelError
 from models.registry import get_pack, model_id
 from models.store import resolve
 from recognition.align import align as align_face
@@ -54,7 +55,9 @@ class FacePipeline:
         detector = build_detector(cfg, model_dir)
         emb_file = pack.file("embedder")
         if emb_file.embedder is None:
-            raise ValueError(f"pack {cfg.pack}: embedder entry lacks preprocessing parameters")
+            raise ModelError(
+                f"model pack {cfg.pack!r}: the manifest's embedder entry lacks preprocessing parameters"
+            )
         embedder = ArcFaceEmbedder(
             make_session(resolve(cfg.pack, "embedder", model_dir), **threads),
             emb_file.embedder,
@@ -97,7 +100,7 @@ class FacePipeline:
 
     def liveness(self, frame: Frame, det: Detection) -> Liveness:
         if self.liveness_model is None:
-            raise ValueError(f"model pack {self.cfg.pack!r} has no liveness model")
+            raise ModelError(f"model pack {self.cfg.pack!r} has no liveness model; use a pack that has one")
         return self.liveness_model.score(frame.image, det)
 
     def analyze(self, frame: Frame, *, embed: bool = True, liveness: bool = False) -> list[FaceResult]:
