@@ -156,8 +156,9 @@ def resident_walk(
 
 
 @pytest.fixture(scope="module")
-def result(browser: Any, candidate: dict[str, str], resident_walk: str) -> dict[str, Any]:
-    out: dict[str, Any] = browser("police").finish(timeout=240)
+def result(browser: Any, api: Any, candidate: dict[str, str], resident_walk: str) -> dict[str, Any]:
+    qr = api("admin")("GET", f"/houses/{candidate['house_id']}/qr")
+    out: dict[str, Any] = browser("police", QR_TOKEN=qr["token"]).finish(timeout=240)
     return out
 
 
@@ -174,11 +175,12 @@ def test_police_confirms_a_candidate(
     assert confirmed[0]["decided_by"]
     people = api("property_manager")("GET", "/persons", params={"site_id": site, "q": "周实住"})
     assert people["total"] == 1
-    tasks = police("GET", f"/reconciliation/sites/{site}/tasks")
-    assert any(
-        t["house_id"] == candidate["house_id"] and t["candidate_id"] == result["candidateId"] for t in tasks
-    )
-    assert result["tasks"], "the visit task is listed in the console"
+    # Confirming opened a verification visit for the linked house; the console listed it.
+    assert any(result["candidateId"] in row for row in result["tasks"])
+    # The QR visit recorded in the console closed the verification task (the list shows open ones).
+    still_open = police("GET", f"/reconciliation/sites/{site}/tasks")
+    assert not [t for t in still_open if t["candidate_id"] == result["candidateId"]]
+    assert result["tasksAfter"] == []
 
 
 def test_police_sees_a_trajectory_across_rings(result: dict[str, Any]) -> None:

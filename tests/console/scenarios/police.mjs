@@ -32,6 +32,14 @@ scenario(async ({ context }) => {
   await page.goto(`${BASE_URL}/#/tasks`);
   await page.waitForSelector('table.data');
   out.tasks = await page.$$eval('table.data tbody tr', (trs) => trs.map((tr) => tr.textContent));
+  // The verification visit: scan the house's QR at the door (the scanner types the token).
+  await page.fill('#visit-form #f-token', process.env.QR_TOKEN);
+  await page.fill('#visit-form #f-occupants_reported', '2');
+  await page.fill('#visit-form #f-note', '核实：租户周实住及其配偶');
+  await page.click('#visit-form button[type=submit]');
+  await page.waitForSelector('#visit-form #f-token[value=""], .view .empty');
+  await page.waitForFunction(() => !document.querySelector('.view table.data') || document.querySelectorAll('.view table.data tbody tr').length === 0);
+  out.tasksAfter = await page.$$eval('.view table.data tbody tr', (trs) => trs.map((tr) => tr.textContent));
   await shot(page, 'police-tasks');
 
   await page.goto(`${BASE_URL}/#/trajectory`);

@@ -31,6 +31,25 @@ async function lookupRows(name) {
   return items(await get(path, { limit: 500 }));
 }
 
+/** 扫码入户: the grid worker scans the rental house's QR (a scanner types it into the field) and reports occupants. */
+function visitPanel(reload) {
+  const f = buildForm([
+    { name: 'token', label: t('visit.token'), required: true, hint: t('visit.tokenHint') },
+    { name: 'occupants_reported', label: t('visit.occupants'), type: 'number' },
+    { name: 'note', label: t('review.note') },
+  ], {
+    id: 'visit-form', submitLabel: t('visit.record'),
+    onSubmit: async (v) => {
+      const body = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null));
+      await post('/reconciliation/visits', body);
+      toast(t('visit.recorded'), 'ok');
+      f.inputs.token.value = '';
+      reload();
+    },
+  });
+  return h('div', { class: 'panel', style: { maxWidth: '720px' } }, h('h2', {}, t('visit.title')), f.form);
+}
+
 /** Consent withdrawal: templates are deleted (and revoked at every gate); the person gets a PIN and a QR instead. */
 async function withdrawConsent(p, reload) {
   const reason = h('input', { type: 'text', id: 'withdraw-reason', maxlength: 200 });
@@ -129,7 +148,7 @@ export const SPECS = {
       fld('valid_from', { type: 'datetime-local' }), fld('valid_until', { type: 'datetime-local' }), fld('enabled', { type: 'checkbox', value: true })],
   },
   tasks: {
-    path: () => `/reconciliation/sites/${encodeURIComponent(site.id)}/tasks`, noCreate: true,
+    path: () => `/reconciliation/sites/${encodeURIComponent(site.id)}/tasks`, noCreate: true, header: visitPanel,
     columns: [refCol('house_id'), enumCol('kind', 'taskKind'), col('status', (x) => tag(x.overdue ? 'overdue' : x.status, tv('taskStatus', x.overdue ? 'overdue' : x.status))),
       col('due_at', (x) => fmtTime(x.due_at)), col('done_at', (x) => fmtTime(x.done_at)), col('candidate_id')],
     form: [],
@@ -237,6 +256,7 @@ export async function render(main, { user, route }) {
   };
   let debounce;
   search?.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(reload, 300); });
+  if (spec.header) main.append(spec.header(() => reload()));
   main.append(h('div', { class: 'toolbar' }, h('h1', {}, t(`nav.${route}`)), search, h('span', { class: 'grow' }),
     spec.noCreate ? null : h('button', { class: 'btn primary', type: 'button', id: 'new-item', onclick: () => editDialog(spec, t('common.new'), null, reload).catch(showError) }, t('common.new'))), box);
   await reload();
