@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central.db import Base, IdMixin, UTCDateTime
@@ -35,6 +35,8 @@ class FaceTemplate(IdMixin, Base):
     """One embedding (float32 bytes) of a person, made by ``model_id``; only exists under a consent."""
 
     __tablename__ = "face_templates"
+    # Covers the duplicate-scan cache's freshness check (count, newest, min/max id per model).
+    __table_args__ = (Index("ix_face_templates_model_created_id", "model_id", "created_at", "id"),)
 
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
