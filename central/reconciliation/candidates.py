@@ -6,9 +6,11 @@ caller's session and never commits.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -27,11 +29,50 @@ from central.reconciliation.scoring import (
     PresenceHistory,
     ResidentPass,
     Sighting,
+    registered_self_link,
     score_moved_away,
     score_occupant,
 )
 
 EVIDENCE_TIMES = 20  # sighting times shown per candidate
+log = logging.getLogger(__name__)
+
+
+class RegisteredFaces:
+    """Enrolled face templates of a site's active residents (under a valid consent)."""
+
+    def __init__(self, person_ids: list[str], matrix: np.ndarray) -> None:
+        self.person_ids = person_ids
+        self.matrix = matrix
+
+    @classmethod
+    def load(cls, session: Session, site_id: str) -> RegisteredFaces:
+        from central.models.biometrics import Consent, FaceTemplate
+        from central.models.registry import Person
+
+        rows = session.execute(
+            select(FaceTemplate.person_id, FaceTemplate.dim, FaceTemplate.vector)
+            .join(Consent, Consent.id == FaceTemplate.consent_id)
+            .join(Person, Person.id == FaceTemplate.person_id)
+            .where(FaceTemplate.site_id == site_id, Consent.withdrawn_at.is_(None), Person.status == "active")
+        ).all()
+        ids, vecs = [], []
+        for pid, dim, raw in rows:
+            v = np.frombuffer(raw, dtype=np.float32)
+            if v.size == dim and dim > 0:
+                ids.append(pid)
+                vecs.append(v / max(float(np.linalg.norm(v)), 1e-12))
+        return cls(ids, np.vstack(vecs) if vecs else np.zeros((0, 0), dtype=np.float32))
+
+    def resembles(self, cluster: FaceCluster, threshold: float) -> str | None:
+        """The registered person the cluster's centroid is at least ``threshold`` similar to, if any."""
+        if not self.person_ids or self.matrix.shape[1] != cluster.dim:
+            return None
+        centroid = np.frombuffer(cluster.vector_sum, dtype=np.float32)
+        centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-12)
+        sims = self.matrix @ centroid
+        best = int(np.argmax(sims))
+        return self.person_ids[best] if float(sims[best]) >= threshold else None
 
 
 @dataclass(frozen=True)
@@ -104,7 +145,7 @@ class CandidateScoring:
             if cid in clusters:
                 by_cluster.setdefault(cid, []).append(Sighting(at, cam, ring, direction, building, unit))
         passes = [
-            ResidentPass(p.at, p.camera_id, p.household_id, p.building_id, p.unit)
+            ResidentPass(p.at, p.camera_id, p.household_id, p.building_id, p.unit, p.person_id)
             for p in session.scalars(
                 select(ResidentDoorPass).where(
                     ResidentDoorPass.site_id == site_id, ResidentDoorPass.at >= start
@@ -112,6 +153,7 @@ class CandidateScoring:
             )
         ]
         rental = self._rental_buildings(session, site_id)
+        registered = RegisteredFaces.load(session, site_id)
         existing = self._existing(session, site_id, "occupant")
         opened = updated = 0
         for cid, sightings in by_cluster.items():
@@ -121,6 +163,22 @@ class CandidateScoring:
             if any(c.status in ("rejected", "confirmed") for c in prior):
                 continue
             if sc.score < cfg.candidate_threshold and open_c is None:
+                continue
+            resembles = registered.resembles(clusters[cid], cfg.registered_resemblance)
+            if resembles is None:
+                linked, share, n = registered_self_link(sightings, passes)
+                if linked is not None and share >= cfg.self_link_share and n >= cfg.min_days_seen:
+                    resembles = linked
+            if resembles is not None:
+                # A registered resident whose face the gates failed to match (poor enrolment
+                # photo, new glasses…): a re-enrolment matter, not an unregistered occupant.
+                log.info("cluster %s resembles registered person %s; not queued", cid, resembles)
+                if open_c is not None:
+                    open_c.status, open_c.decision, open_c.updated_at = (
+                        "withdrawn",
+                        f"resembles {resembles}",
+                        now,
+                    )
                 continue
             house_id, household_id = self._link_house(
                 session, site_id, sc.linked_household_id, sc.dominant_building_id

@@ -48,6 +48,20 @@ class OccupantScoring(StrictModel):
     night_end_hour: int = Field(7, ge=0, le=23, description="local hour at which 'night' ends")
     utc_offset_hours: int = Field(8, ge=-12, le=14, description="site local time offset (China: +8)")
     candidate_threshold: float = Field(0.6, ge=0.0, le=1.0, description="score that puts a cluster in review")
+    self_link_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="a cluster seen at one camera while the same registered resident is matched at "
+        "another minutes apart on at least this share of its sightings is that resident",
+    )
+    registered_resemblance: float = Field(
+        0.40,
+        ge=-1.0,
+        le=1.0,
+        description="a cluster whose centroid is this similar to an enrolled resident's template is that "
+        "resident badly matched by the gates, not an unregistered occupant",
+    )
 
 
 class MovedAwayScoring(StrictModel):

@@ -53,6 +53,7 @@ class ResidentPass:
     household_id: str | None
     building_id: str | None
     unit: str | None
+    person_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,39 @@ def score_occupant(
         last_seen=recent[-1].at,
         features={"days": f_days, "night": f_night, "concentration": f_conc, "cooccurrence": f_cooc},
     )
+
+
+SELF_LINK_WINDOW = timedelta(minutes=6)
+SAME_CAMERA_WINDOW = timedelta(seconds=90)
+
+
+def registered_self_link(
+    sightings: list[Sighting], passes: list[ResidentPass]
+) -> tuple[str | None, float, int]:
+    """The registered person a cluster most likely *is*, from trips: the cluster is seen at one
+    camera while that person is matched at another camera minutes apart (the unit door failed,
+    the gate matched), and never at the same camera at the same moment (which is walking
+    together: co-occurrence, the opposite evidence). Returns (person, share of sightings, count).
+    """
+    if not sightings or not passes:
+        return None, 0.0, 0
+    ordered = sorted(passes, key=lambda p: p.at)
+    times = [p.at for p in ordered]
+    counts: dict[str, int] = {}
+    from bisect import bisect_left, bisect_right
+
+    for s in sightings:
+        lo, hi = bisect_left(times, s.at - SELF_LINK_WINDOW), bisect_right(times, s.at + SELF_LINK_WINDOW)
+        near = ordered[lo:hi]
+        together = {
+            p.person_id for p in near if p.camera_id == s.camera_id and abs(p.at - s.at) <= SAME_CAMERA_WINDOW
+        }
+        for pid in {p.person_id for p in near if p.camera_id != s.camera_id and p.person_id} - together:
+            counts[pid] = counts.get(pid, 0) + 1
+    if not counts:
+        return None, 0.0, 0
+    best = max(counts, key=lambda k: counts[k])
+    return best, counts[best] / len(sightings), counts[best]
 
 
 @dataclass(frozen=True)

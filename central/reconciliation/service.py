@@ -280,7 +280,9 @@ class ReconciliationService(CandidateScoring):
             row.best_score = max(row.best_score, score)
             row.first_at = min(row.first_at, ev.captured_at)
             row.last_at = max(row.last_at, ev.captured_at)
-        if ev.ring == BUILDING_RING:
+        # Every face pass is kept for the window: ring-3 ones give co-occurrence, all of them
+        # tell when a stranger cluster is really a resident the gates matched elsewhere on a trip.
+        if ev.credential == Credential.face or ev.ring == BUILDING_RING:
             loc = self.resolver.locate(session, ev.site_id, ev.camera_id, ev.zone_id)
             session.add(
                 ResidentDoorPass(

@@ -6,6 +6,7 @@ distinct LFW identity whose real photo embeddings are used for each appearance.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from dataclasses import dataclass, field
@@ -250,6 +251,7 @@ def zone_code(building: int, unit: int) -> str:
 
 def populate_registry(session: Session, community: Community, now: datetime) -> None:
     """Write the site, buildings, houses, households, zones, cameras and registered persons."""
+    from central.models.biometrics import Consent, FaceTemplate
     from central.models.registry import Building, House, Household, Person, Site
     from central.models.zones import Device, Zone
 
@@ -345,4 +347,22 @@ def populate_registry(session: Session, community: Community, now: datetime) -> 
         session.add(person)
         session.flush()
         p.person_id = person.id
+        # Enrolled in central as in life: a consent, and one template per enrolment photo.
+        consent = Consent(site_id=site.id, person_id=person.id, granted_by="self", granted_at=now)
+        session.add(consent)
+        session.flush()
+        for k, vec in enumerate(p.enrol):
+            session.add(
+                FaceTemplate(
+                    site_id=site.id,
+                    person_id=person.id,
+                    consent_id=consent.id,
+                    model_id=community.model_id[:64],
+                    dim=int(vec.shape[0]),
+                    vector=np.ascontiguousarray(vec, dtype=np.float32).tobytes(),
+                    quality=0.9,
+                    photo_sha256=hashlib.sha256(f"{p.identity}/{k}".encode()).hexdigest(),
+                    created_at=now,
+                )
+            )
     session.flush()

@@ -119,3 +119,22 @@ def test_rarely_seen_resident_needs_a_longer_absence() -> None:
     h = PresenceHistory("p1", 5, since, NOW - timedelta(days=8), False)
     sc = score_moved_away(h, NOW, MCFG)
     assert sc.score < MCFG.candidate_threshold
+
+
+def test_self_link_finds_the_resident_matched_elsewhere_on_the_trip() -> None:
+    from central.reconciliation.scoring import registered_self_link
+
+    s, passes = [], []
+    for d in range(6):
+        s.append(door(d, 7.5, "out"))  # the unit door did not match him ...
+        passes.append(ResidentPass(at(d, 7.5) + timedelta(minutes=3), "gate-out", "HH1", None, None, "P1"))
+        # ... while a housemate walking with the cluster is at the same door at the same moment
+        passes.append(
+            ResidentPass(at(d, 7.5) + timedelta(seconds=10), "b1-u1-out", "HH1", "B1", "b1-u1", "P2")
+        )
+        passes.append(
+            ResidentPass(at(d, 7.5) + timedelta(minutes=3, seconds=5), "gate-out", "HH1", None, None, "P2")
+        )
+    person, share, n = registered_self_link(s, passes)
+    assert person == "P1" and share == 1.0 and n == 6
+    assert registered_self_link(s, [p for p in passes if p.person_id == "P2"])[0] is None

@@ -230,3 +230,39 @@ def test_rejected_moved_away_needs_a_new_absence(world: Any) -> None:
         review.reject(s, svc, cand.id, SYSTEM, label="present")
     clock.set(helpers.local(13, 0, START).astimezone(timezone.utc))
     assert rescore(sessions, svc, c.site_id).moved_away_open == 0
+
+
+def test_a_registered_resident_the_gates_failed_to_match_is_not_an_occupant(
+    world: Any, lfw_faces: dict[str, Identity]
+) -> None:
+    from central.models.biometrics import Consent, FaceTemplate
+
+    sessions, svc, clock, c = world
+    ident = lfw_faces[list(lfw_faces)[8]]
+    with sessions.begin() as s:
+        consent = Consent(
+            site_id=c.site_id, person_id=c.resident_id, granted_by="self", granted_at=clock.now()
+        )
+        s.add(consent)
+        s.flush()
+        for k in range(2):
+            s.add(
+                FaceTemplate(
+                    site_id=c.site_id,
+                    person_id=c.resident_id,
+                    consent_id=consent.id,
+                    model_id="m",
+                    dim=512,
+                    vector=ident.vectors[k].tobytes(),
+                    quality=0.9,
+                    photo_sha256=f"{k:064d}",
+                    created_at=clock.now(),
+                )
+            )
+    later = Identity(ident.name, ident.vectors[2:], ident.photos[2:])
+    run(sessions, svc, occupant_days(c.site_id, later, 9))
+    clock.set(helpers.local(9, 0, START).astimezone(timezone.utc))
+    assert rescore(sessions, svc, c.site_id).occupant_open == 0
+    # the same pattern from a face nobody enrolled is queued
+    run(sessions, svc, occupant_days(c.site_id, lfw_faces[list(lfw_faces)[9]], 9))
+    assert rescore(sessions, svc, c.site_id).occupant_open == 1
