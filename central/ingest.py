@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -285,7 +286,7 @@ class GatewayLink:
             signer=signer,
             on_whitelist_request=lambda req: self._send_snapshot(req.site_id),
         )
-        self._alert_client = make_client(f"{config.client_id}-alerts", config.broker)
+        self._alert_client = make_client(f"{config.client_id}-alerts-{uuid.uuid4().hex[:8]}", config.broker)
         self._connect_async = connect_async
         self._config = config
         self._session_factory = app.state.session_factory
