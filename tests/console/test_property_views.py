@@ -4,6 +4,7 @@ issue and show a visitor QR pass, import a spreadsheet with row errors, place de
 from __future__ import annotations
 
 import time
+import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,17 @@ def seeded(console_server: Any, api: Any, tmp_path_factory: pytest.TempPathFacto
         )
 
     tmp = tmp_path_factory.mktemp("property")
+    # Bulk enrolment: one person with consent (enrols), one without (reported, not enrolled).
+    consenting = id_number("19660606", "331")
+    refusing = id_number("19770707", "442")
+    for name, idn in (("李同意", consenting), ("吴未同意", refusing)):
+        p = admin("POST", "/persons", json={"site_id": site, "name": name, "id_number": idn, "kind": "owner"})
+        if idn == consenting:
+            admin("POST", f"/persons/{p['id']}/consent", json={"granted_by": "self", "method": "paper"})
+    train = SHARED / "testdata" / "examples" / "knn_examples" / "train"
+    with zipfile.ZipFile(tmp / "bulk.zip", "w") as z:
+        z.write(train / "biden" / "biden.jpg", f"{consenting}.jpg")
+        z.write(sorted((train / "kit_harington").iterdir())[0], f"{refusing}.jpg")
     blank = np.full((480, 640, 3), 180, np.uint8)  # a photo with no face in it
     cv2.imwrite(str(tmp / "no-face.jpg"), blank)
     plan = np.full((600, 1000, 3), 235, np.uint8)
@@ -85,6 +97,7 @@ def seeded(console_server: Any, api: Any, tmp_path_factory: pytest.TempPathFacto
         "PERSON_NAME": "王小明",
         "PHOTO_GOOD": str(PHOTO),
         "PHOTO_BAD": str(tmp / "no-face.jpg"),
+        "BULK_ZIP": str(tmp / "bulk.zip"),
         "CSV_BAD": str(tmp / "bad.csv"),
         "CSV_GOOD": str(tmp / "good.csv"),
         "PLAN_IMAGE": str(tmp / "plan.png"),
@@ -201,3 +214,9 @@ def test_vehicle_watch_and_access_rule(result: dict[str, Any], api: Any, console
     )
     assert rule["start"].startswith("06:00") and rule["end"].startswith("23:00")
     assert "周一" in result["ruleRow"]
+
+
+def test_bulk_enrolment_shows_progress_and_per_file_results(result: dict[str, Any]) -> None:
+    assert result["bulkProgress"] == "100"
+    assert "成功 1，失败 1" in result["bulkText"]
+    assert "同意" in result["bulkText"], "the refused file says consent is missing"

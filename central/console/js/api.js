@@ -203,7 +203,8 @@ export async function waitJob(jobId, onProgress, intervalMs = 400) {
   for (;;) {
     const job = await get(`/jobs/${jobId}`);
     const total = job.total || 0;
-    const done = job.done ?? job.processed ?? 0;
+    // central's jobs count successes (done) and failures (failed) separately.
+    const done = (job.done ?? job.processed ?? 0) + (job.failed ?? 0);
     const frac = job.progress ?? (total ? done / total : 0);
     onProgress(Math.max(0, Math.min(1, frac)), job);
     const st = String(job.status || job.state || '').toLowerCase();

@@ -33,6 +33,14 @@ scenario(async ({ context }) => {
   out.goodText = await page.textContent('#quality-feedback');
   await shot(page, 'property-enrol-accepted');
 
+  // Bulk enrolment from a ZIP: a job with progress and a per-file report.
+  await page.setInputFiles('#bulk-file', env.BULK_ZIP);
+  await page.click('#bulk-start');
+  await page.waitForSelector('#bulk-summary', { timeout: 120000 });
+  out.bulkProgress = await page.getAttribute('#enrol-bulk [role=progressbar]', 'aria-valuenow');
+  out.bulkText = await page.textContent('#enrol-bulk');
+  await shot(page, 'property-bulk-enrolment');
+
   // --- visitor pass
   await page.goto(`${BASE_URL}/#/visitors`);
   await page.click('#new-visitor');

@@ -3,7 +3,7 @@
 // template without consent; this view only walks people through it in order.
 import { get, items, post, upload, waitJob } from '../api.js';
 import { fmtTime, t, tv } from '../i18n.js';
-import { buildForm, clear, h, progressBar, showError, toast } from '../ui.js';
+import { buildForm, clear, dataTable, h, progressBar, showError, toast } from '../ui.js';
 
 function personLabel(p) {
   return `${p.name}${p.id_number ? ` · ${p.id_number}` : ''}${p.has_face ? ' · ☺' : ''}`;
@@ -127,10 +127,16 @@ export async function render(main, { params }) {
       bar.el.classList.remove('hidden');
       try {
         const job = await upload('/enrolment/bulk', fd, { onProgress: (f) => bar.set(f, `${t('common.uploading')} ${Math.round(f * 100)}%`) });
-        const done = await waitJob(job.id, (f, j) => bar.set(f, `${j.done}/${j.total}`));
-        clear(bulkOut).append(h('div', {}, t('enrol.bulkDone', { ok: done.done - done.failed, bad: done.failed })),
+        const done = await waitJob(job.id, (f, j) => bar.set(f, `${j.done + j.failed}/${j.total}`));
+        bar.set(1, `${done.done + done.failed}/${done.total}`);
+        let report = [];
+        try { report = JSON.parse(done.report || '[]'); } catch { report = []; }
+        clear(bulkOut).append(h('div', { id: 'bulk-summary' }, t('enrol.bulkDone', { ok: done.done, bad: done.failed })),
           done.error ? h('div', { class: 'errors' }, done.error) : null,
-          done.report ? h('pre', { class: 'muted', style: { whiteSpace: 'pre-wrap', maxHeight: '200px', overflow: 'auto' } }, done.report) : null);
+          report.length ? dataTable([
+            { key: 'file', label: t('enrol.file') },
+            { key: 'result', label: t('import.reason'), render: (r) => (r.error ? h('span', { class: 'errors' }, r.error) : `✓ ${t('enrol.quality')} ${Number(r.quality).toFixed(2)}`) },
+          ], report) : null);
       } catch (err) { showError(err); }
     } }, t('enrol.bulkStart'))), bar.el, bulkOut);
 
