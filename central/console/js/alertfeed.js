@@ -56,7 +56,13 @@ class Feed {
 
   start(dot) {
     this.dot = dot;
-    if (!this.stopped) return;
+    if (!this.stopped) {
+      // The shell was re-rendered (language switch): show the live state on the new indicator.
+      const open = this.ws && this.ws.readyState === WebSocket.OPEN;
+      dot?.classList.toggle('on', !!open);
+      dot?.setAttribute('data-state', open ? 'open' : 'closed');
+      return;
+    }
     this.stopped = false;
     this.sound = new Audio('/console/sounds/alert.wav');
     this.loadNames();
