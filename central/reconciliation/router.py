@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
+from central.app import SHUTDOWN_HOOKS, STARTUP_HOOKS
 from central.deps import (
     ClockDep,
     ReasonDep,
@@ -24,8 +25,8 @@ from central.errors import NotFound
 from central.models.users import User
 from central.reconciliation import export as exchange
 from central.reconciliation import gridwork, review
-from central.reconciliation.config import ReconciliationConfig
 from central.reconciliation.models import Candidate, FaceCluster, GridTask
+from central.reconciliation.runtime import app_service, start_reconciliation, stop_reconciliation
 from central.reconciliation.service import ReconciliationService
 from central.security import GRID_WORKER, POLICE
 
@@ -38,13 +39,14 @@ MAX_IMPORT_BYTES = 32 * 1024 * 1024
 
 def get_service(request: Request) -> ReconciliationService:
     """The app's reconciliation service (created on first use with the default configuration)."""
-    extras: dict[str, Any] = request.app.state.services.extras
-    svc = extras.get("reconciliation")
-    if svc is None:
-        svc = ReconciliationService(ReconciliationConfig(), request.app.state.clock)
-        extras["reconciliation"] = svc
-    assert isinstance(svc, ReconciliationService)
-    return svc
+    return app_service(request.app)
+
+
+# The ingest hook and the periodic worker start with the app.
+if start_reconciliation not in STARTUP_HOOKS:
+    STARTUP_HOOKS.append(start_reconciliation)
+if stop_reconciliation not in SHUTDOWN_HOOKS:
+    SHUTDOWN_HOOKS.append(stop_reconciliation)
 
 
 ServiceDep = Annotated[ReconciliationService, Depends(get_service)]
