@@ -19,8 +19,8 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
 import paho.mqtt.client as mqtt
 from pydantic import Field, TypeAdapter, ValidationError
@@ -31,6 +31,7 @@ from contracts.messages import EventBase, HeartbeatEvent
 from contracts.whitelist import DoorCommand, WhitelistDelta, WhitelistSnapshot
 from gateway import topics
 from gateway.config import EdgeLinkConfig
+from gateway.events import EventFactory, as_utc
 from gateway.mqtt import connect_async, make_client, reason_failed
 from gateway.outbox import Outbox, OutboxItem
 from gateway.signing import (
@@ -45,38 +46,10 @@ from gateway.signing import (
 
 log = logging.getLogger(__name__)
 
-E = TypeVar("E", bound=EventBase)
 WhitelistMessage = WhitelistSnapshot | WhitelistDelta
 _WHITELIST_ADAPTER: TypeAdapter[WhitelistMessage] = TypeAdapter(
     Annotated[WhitelistSnapshot | WhitelistDelta, Field(discriminator="type")]
 )
-
-
-class EventFactory:
-    """Fills the fields every event carries: new id, next per-node seq, site/node ids, capture time."""
-
-    def __init__(self, site_id: str, node_id: str, outbox: Outbox, clock: Clock) -> None:
-        self.site_id = site_id
-        self.node_id = node_id
-        self._outbox = outbox
-        self._clock = clock
-
-    def fields(self, captured_at: datetime | None = None) -> dict[str, Any]:
-        return {
-            "event_id": uuid.uuid4(),
-            "site_id": self.site_id,
-            "node_id": self.node_id,
-            "seq": self._outbox.next_seq(),
-            "captured_at": captured_at if captured_at is not None else self._clock.now(),
-        }
-
-    def make(self, cls: type[E], captured_at: datetime | None = None, **fields: Any) -> E:
-        """Build an event of type ``cls`` with the common fields filled in."""
-        return cls(**self.fields(captured_at), **fields)
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class EdgeLink:
@@ -367,9 +340,9 @@ class EdgeLink:
         if cmd.site_id != self.config.site_id or cmd.node_id != self.config.node_id:
             raise ValueError(f"door command {cmd.command_id} is for {cmd.site_id}/{cmd.node_id}")
         now = self.clock.now()
-        if _as_utc(cmd.expires_at) <= now:
+        if as_utc(cmd.expires_at) <= now:
             raise ValueError(f"door command {cmd.command_id} expired at {cmd.expires_at}")
-        if _as_utc(cmd.issued_at) > now + timedelta(seconds=self.config.max_clock_skew_s):
+        if as_utc(cmd.issued_at) > now + timedelta(seconds=self.config.max_clock_skew_s):
             raise ValueError(f"door command {cmd.command_id} issued in the future ({cmd.issued_at})")
         key = str(cmd.command_id)
         with self._lock:
@@ -534,3 +507,6 @@ class EdgeLink:
             qos=1,
             retain=True,
         )
+
+
+__all__ = ["EdgeLink", "EventFactory", "WhitelistMessage"]

@@ -8,7 +8,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from anju.errors import AnjuError
 from gateway.config import BrokerConfig
+
+
+class GatewayError(AnjuError):
+    """The broker could not be reached or did not accept a publish in time."""
 
 
 def make_client(client_id: str, broker: BrokerConfig) -> mqtt.Client:
