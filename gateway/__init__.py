@@ -10,7 +10,8 @@ Public API:
 - :mod:`gateway.signing` — ``Signer(signer_id, key).sign/envelope/seal``, ``verify``,
   ``open_envelope``, ``KeyRegistry``/``StaticKeyRegistry``/``NodeKey``, PEM load/save.
 - :mod:`gateway.outbox` — ``Outbox(path, max_bytes, clock)`` (edge).
-- :mod:`gateway.edge_link` — ``EdgeLink(config, outbox, signer, clock)``; ``EventFactory`` (``gateway.events``).
+- :mod:`gateway.edge_link` — ``EdgeLink(config, outbox, signer, clock)``;
+  ``EventFactory`` (``gateway.events``).
 - :mod:`gateway.central_link` — ``CentralConsumer``; ``WhitelistPublisher`` (``gateway.publisher``).
 - :mod:`gateway.store` — ``SqlEventStore(engine)`` and ``metadata`` (central's migrations).
 - :mod:`gateway.config` — ``EdgeLinkConfig``, ``CentralLinkConfig``, ``BrokerConfig``, ``TlsConfig``.
