@@ -100,10 +100,14 @@ class Feed {
     for (const fn of this.listeners) fn(list);
   }
 
-  async catchUp() {
+  async catchUp(since = null) {
     try {
       const res = await get('/alerts', { limit: 100 });
-      for (const a of items(res)) this.upsert(normAlert(a), false);
+      // After a reconnect, urgent alerts raised while the feed was down still pop up.
+      for (const a of items(res)) {
+        const al = normAlert(a);
+        this.upsert(al, since !== null && !this.alerts.has(al.id) && new Date(al.at) >= since);
+      }
       this.emit();
     } catch (err) {
       if (err.status !== 403) showError(err);
@@ -132,7 +136,8 @@ class Feed {
       this.dot?.classList.remove('on');
       this.dot?.setAttribute('data-state', 'closed');
       if (this.stopped) return;
-      setTimeout(() => { this.catchUp(); this.connect(); }, this.retry);
+      const since = new Date(Date.now() - 5000);
+      setTimeout(() => { this.catchUp(since); this.connect(); }, this.retry);
       this.retry = Math.min(this.retry * 2, 10000);
     };
   }
