@@ -153,11 +153,12 @@ class CandidateScoring:
             )
         ]
         rental = self._rental_buildings(session, site_id)
+        reported = self._reported_units(session, site_id)
         registered = RegisteredFaces.load(session, site_id)
         existing = self._existing(session, site_id, "occupant")
         opened = updated = 0
         for cid, sightings in by_cluster.items():
-            sc = score_occupant(sightings, now, cfg, passes, rental)
+            sc = score_occupant(sightings, now, cfg, passes, rental, reported)
             prior = existing.get(cid, [])
             open_c = next((c for c in prior if c.status == "open"), None)
             if any(c.status in ("rejected", "confirmed") for c in prior):
@@ -238,6 +239,38 @@ class CandidateScoring:
         ).all():
             for zone_code in zone_units.get((building_id, unit), [unit]):
                 out.add((building_id, zone_code))
+        return out
+
+    def _reported_units(self, session: Session, site_id: str) -> set[tuple[str, str]]:
+        """Units whose rental house's latest QR visit reported more occupants than are registered there."""
+        from central.models.registry import House, Household, Person
+        from central.reconciliation.models import HouseVisit
+
+        latest: dict[str, HouseVisit] = {}
+        for v in session.scalars(
+            select(HouseVisit).where(
+                HouseVisit.site_id == site_id, HouseVisit.occupants_reported.is_not(None)
+            )
+        ):
+            if v.house_id not in latest or v.at > latest[v.house_id].at:
+                latest[v.house_id] = v
+        if not latest:
+            return set()
+        zone_units = self._zone_units(session, site_id)
+        out: set[tuple[str, str]] = set()
+        for house_id, visit in latest.items():
+            house = session.get(House, house_id)
+            if house is None:
+                continue
+            registered = session.scalar(
+                select(func.count())
+                .select_from(Person)
+                .join(Household, Household.id == Person.household_id)
+                .where(Household.house_id == house_id, Person.status == "active")
+            )
+            if (visit.occupants_reported or 0) > (registered or 0):
+                for zone_code in zone_units.get((house.building_id, house.unit), [house.unit]):
+                    out.add((house.building_id, zone_code))
         return out
 
     def _zone_units(self, session: Session, site_id: str) -> dict[tuple[str, str], list[str]]:

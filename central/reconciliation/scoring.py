@@ -83,6 +83,7 @@ def score_occupant(
     cfg: OccupantScoring,
     resident_passes: list[ResidentPass] | None = None,
     rental_units: set[tuple[str, str]] | None = None,
+    reported_units: set[tuple[str, str]] | None = None,
 ) -> OccupantScore:
     """Score one cluster's sightings (those older than the window are ignored)."""
     start = now - timedelta(days=cfg.window_days)
@@ -143,7 +144,11 @@ def score_occupant(
     f_conc = concentration if len(buildings) <= 2 else concentration * 0.5
     f_cooc = min(1.0, cooc / max(1, days_seen) * 2)
     core = f_days * f_conc * (0.2 + 0.8 * f_night)
-    score = core * (0.85 + 0.1 * f_cooc + 0.05 * (1.0 if rental else 0.0))
+    # A grid worker's QR visit that reported more occupants than are registered in that unit.
+    reported = bool(
+        reported_units and dominant[0] is not None and (dominant[0], dominant[1] or "") in reported_units
+    )
+    score = core * (0.85 + 0.1 * f_cooc + 0.05 * (1.0 if rental else 0.0) + 0.1 * (1.0 if reported else 0.0))
     if days_seen < cfg.min_days_seen:
         score = min(score, cfg.candidate_threshold * 0.99)
     return OccupantScore(
@@ -159,7 +164,13 @@ def score_occupant(
         rental_linked=rental,
         first_seen=recent[0].at,
         last_seen=recent[-1].at,
-        features={"days": f_days, "night": f_night, "concentration": f_conc, "cooccurrence": f_cooc},
+        features={
+            "qr_visit_reported_more": 1.0 if reported else 0.0,
+            "days": f_days,
+            "night": f_night,
+            "concentration": f_conc,
+            "cooccurrence": f_cooc,
+        },
     )
 
 

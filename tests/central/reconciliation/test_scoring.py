@@ -138,3 +138,13 @@ def test_self_link_finds_the_resident_matched_elsewhere_on_the_trip() -> None:
     person, share, n = registered_self_link(s, passes)
     assert person == "P1" and share == 1.0 and n == 6
     assert registered_self_link(s, [p for p in passes if p.person_id == "P2"])[0] is None
+
+
+def test_a_qr_visit_reporting_more_occupants_strengthens_the_case() -> None:
+    s = []
+    for d in range(5):
+        s += [door(d, 7.5, "out"), door(d, 19.2, "in") if d % 2 else door(d, 15, "in")]
+    plain = score_occupant(s, NOW, CFG)
+    reported = score_occupant(s, NOW, CFG, reported_units={("B1", "b1-u1")})
+    assert reported.score > plain.score
+    assert reported.features["qr_visit_reported_more"] == 1.0
