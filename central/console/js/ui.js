@@ -124,7 +124,7 @@ export function buildForm(fields, { submitLabel, onSubmit, id } = {}) {
       else if (f.type === 'datetime-local') out[f.name] = el.value ? new Date(el.value).toISOString() : null;
       else if (f.type === 'csv') out[f.name] = el.value.split(/[,，\s]+/).filter(Boolean);
       else if (f.type === 'csvint') out[f.name] = el.value.split(/[,，\s]+/).filter(Boolean).map(Number);
-      else if (f.type === 'json') out[f.name] = el.value.trim() ? parseJson(f.name, el.value) : {};
+      else if (f.type === 'json') out[f.name] = el.value.trim() ? parseJson(f.name, el.value) : (f.empty ?? {});
       else out[f.name] = el.value === '' ? null : el.value;
     }
     return out;

@@ -28,7 +28,7 @@ async function passEvents(since, maxPages = 20) {
 
 function pct(n, d) { return d ? `${Math.round((100 * n) / d)}%` : '—'; }
 
-export function aggregate({ events, alerts, cameras, visitors, houses, tasks, households = [], now = new Date() }) {
+export function aggregate({ events, alerts, cameras, visitors, houses, tasks, households = [], zoneNames = new Map(), now = new Date() }) {
   const today0 = new Date(now); today0.setHours(0, 0, 0, 0);
   const hours = Array.from({ length: 24 }, (_, i) => ({ label: String(i), values: [0, 0] }));
   const days = Array.from({ length: 7 }, (_, i) => {
@@ -47,13 +47,16 @@ export function aggregate({ events, alerts, cameras, visitors, houses, tasks, ho
     const prev = lastSeen.get(e.person_id);
     if (!prev || new Date(prev.captured_at) < at) lastSeen.set(e.person_id, e);
   }
-  // Present = last pass seen going in; counted in the ring of that camera.
+  // Present = last pass seen going in; counted in the ring and the zone (grid) of that camera.
   const byRing = new Map();
+  const byZone = new Map();
   for (const e of lastSeen.values()) {
     if (e.direction !== 'in') continue;
     const k = e.ring ?? 0;
     byRing.set(k, (byRing.get(k) || 0) + 1);
+    if (e.zone_id) byZone.set(e.zone_id, (byZone.get(e.zone_id) || 0) + 1);
   }
+  const visitDays = days.map((d) => ({ label: d.label, values: [visitors.filter((v) => new Date(v.entered_at || 0).toDateString() === d.key).length] }));
   const byType = new Map();
   const ackSecs = [];
   for (const a of alerts) {
@@ -72,6 +75,8 @@ export function aggregate({ events, alerts, cameras, visitors, houses, tasks, ho
   const camsOnline = cameras.filter((c) => c.status === 'online').length;
   return {
     hours, days,
+    zones: [...byZone.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([z, v]) => ({ label: zoneNames.get(z) || z, value: v })),
+    visitDays,
     rings: [...byRing.entries()].sort((a, b) => a[0] - b[0]).map(([r, v]) => ({ label: r ? tv('ring', r) : t('dash.ringUnknown'), value: v })),
     alertTypes: [...byType.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => ({ label: tv('alertKind', k), value: v })),
     ackMedian: median, ackInTime: pct(inTime, alerts.length), acked: ackSecs.length, alertsTotal: alerts.length,
@@ -91,7 +96,7 @@ function fmtSecs(s) {
 
 export async function render(main) {
   const since = new Date(Date.now() - 7 * DAY).toISOString();
-  const [events, alerts, cameras, visitors, houses, tasks, households] = await Promise.all([
+  const [events, alerts, cameras, visitors, houses, tasks, households, zones] = await Promise.all([
     passEvents(since).catch(() => null),
     safe('/alerts', { limit: 500 }),
     deviceStatus().then((st) => st.cameras).catch(() => null),
@@ -99,8 +104,10 @@ export async function render(main) {
     safe('/houses', { limit: 500 }),
     safe(`/reconciliation/sites/${encodeURIComponent(site.id)}/tasks`, { site_id: undefined }),
     safe('/households', { limit: 500 }),
+    safe('/zones'),
   ]);
-  const st = aggregate({ events: events || [], alerts: alerts || [], cameras: cameras || [], visitors: visitors || [], houses, tasks, households: households || [] });
+  const zoneNames = new Map((zones || []).map((z) => [z.code, z.name]));
+  const st = aggregate({ events: events || [], alerts: alerts || [], cameras: cameras || [], visitors: visitors || [], houses, tasks, households: households || [], zoneNames });
   const missing = [['events', events], ['alerts', alerts], ['cameras', cameras], ['visitors', visitors]].filter(([, v]) => v === null).map(([k]) => k);
   main.append(
     h('div', { class: 'toolbar' }, h('h1', {}, t('nav.dashboard')), h('span', { class: 'muted' }, t('dash.window')),
@@ -117,6 +124,9 @@ export async function render(main) {
       h('div', { class: 'panel' }, h('h2', {}, t('dash.presentByRing')), st.rings.length ? donutChart(st.rings) : h('div', { class: 'empty' }, t('common.empty')), legend(st.rings.map((r) => `${r.label} ${r.value}`))),
       h('div', { class: 'panel' }, h('h2', {}, t('dash.alertsByType')), st.alertTypes.length ? hbarChart(st.alertTypes) : h('div', { class: 'empty' }, t('common.empty')),
         h('div', { class: 'muted' }, `${t('dash.ackMedian')}: ${fmtSecs(st.ackMedian)} · ${t('dash.acked')} ${st.acked}/${st.alertsTotal}`)),
+      h('div', { class: 'panel' }, h('h2', {}, t('dash.presentByZone')), st.zones.length ? hbarChart(st.zones) : h('div', { class: 'empty' }, t('common.empty')))),
+    h('div', { class: 'grid2' },
+      h('div', { class: 'panel' }, h('h2', {}, t('dash.visitsPerDay')), barChart(st.visitDays, { series: [t('dash.visits')], height: 160 })),
       h('div', { class: 'panel' }, h('h2', {}, t('dash.devicesVisitors')), h('div', { class: 'grid2' },
         stat(t('dash.cameraUptime'), `${st.camsOnline}/${st.camsTotal}`),
         stat(t('dash.visitorsToday'), st.visitorsToday),

@@ -171,6 +171,7 @@ export const SPECS = {
     form: [fld('name', { required: true }), fld('type', { type: 'select', required: true, options: sel('ruleType', RULE_TYPES) }),
       fld('severity', { type: 'select', options: sel('severity', ['info', 'low', 'medium', 'high', 'critical']), value: 'high' }),
       fld('camera_codes', { type: 'csv', hint: t('field.cameraCodesHint') }), fld('params', { type: 'json', hint: t('field.paramsHint') }),
+      fld('periods', { type: 'json', empty: [], hint: t('field.periodsHint') }),
       fld('dedup_s', { type: 'number', value: 300 }), fld('escalate_after_s', { type: 'number' }), fld('enabled', { type: 'checkbox', value: true })],
   },
 };
