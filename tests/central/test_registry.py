@@ -174,3 +174,15 @@ def test_out_of_range_dates_and_numbers(client: TestClient, login: Any) -> None:
     assert r.status_code == 422
     r = client.get(f"{API}/houses", params={"site_id": site["id"], "limit": 10**9}, headers=admin_h)
     assert r.status_code == 422 and r.json()["fields"][0]["field"] == "limit"
+
+
+def test_invalid_object_ids_are_clean_4xx(client: TestClient, login: Any) -> None:
+    admin_h, _site = _setup(client, login)
+    from urllib.parse import quote
+
+    weird = ["nope", "0", "1 OR 1=1", "' OR ''='", "%00", "x" * 3000, "<script>", "张三🏠", "..%2F..%2Fetc"]
+    for w in weird:
+        for path in ("persons", "houses", "buildings", "households", "organisations", "sites"):
+            r = client.get(f"{API}/{path}/{quote(w, safe='')}", headers=admin_h)
+            assert r.status_code in (404, 422), (path, w[:20], r.status_code)
+            assert r.json()["message"]
