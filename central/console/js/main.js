@@ -88,6 +88,7 @@ async function route() {
   const params = new URLSearchParams(qs || '');
   document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', a.dataset.route === name));
   if (cleanup) { try { cleanup(); } catch { /* view already gone */ } cleanup = null; }
+  document.getElementById('toasts')?.replaceChildren();
   clear(main);
   const known = ROUTES.find(([r]) => r === name);
   if (!known || !canSee(user.role, name)) {
