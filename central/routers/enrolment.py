@@ -107,6 +107,20 @@ def _person(session: SessionDep, user: User, person_id: str) -> Person:
     return p
 
 
+def _audit_view(session: Session, user: User, p: Person, what: str, reason: str, now: datetime) -> None:
+    audit.record(
+        session,
+        actor=actor_of(user),
+        action="view",
+        object_type=what,
+        object_id=p.id,
+        site_id=p.site_id,
+        reason=reason,
+        now=now,
+    )
+    session.commit()
+
+
 @router.post("/persons/{person_id}/consent", response_model=ConsentOut, status_code=201)
 def grant_consent(
     *,
@@ -135,10 +149,13 @@ def grant_consent(
 
 
 @router.get("/persons/{person_id}/consents", response_model=list[ConsentOut])
-def list_consents(*, person_id: str, session: SessionDep, user: Manager) -> list[Consent]:
+def list_consents(
+    *, person_id: str, session: SessionDep, clock: ClockDep, user: Manager, reason: ReasonDep
+) -> list[Consent]:
     from sqlalchemy import select
 
     p = _person(session, user, person_id)
+    _audit_view(session, user, p, "consent", reason, clock.now())
     return list(
         session.scalars(select(Consent).where(Consent.person_id == p.id).order_by(Consent.granted_at))
     )
@@ -232,10 +249,13 @@ async def enrol_face(
 
 
 @router.get("/persons/{person_id}/faces", response_model=list[TemplateOut])
-def list_faces(*, person_id: str, session: SessionDep, user: Manager) -> list[FaceTemplate]:
+def list_faces(
+    *, person_id: str, session: SessionDep, clock: ClockDep, user: Manager, reason: ReasonDep
+) -> list[FaceTemplate]:
     from sqlalchemy import select
 
     p = _person(session, user, person_id)
+    _audit_view(session, user, p, "face_template", reason, clock.now())
     return list(session.scalars(select(FaceTemplate).where(FaceTemplate.person_id == p.id)))
 
 

@@ -316,9 +316,12 @@ def list_households(
 
 
 @router.get("/households/{household_id}", response_model=HouseholdOut)
-def get_household(*, household_id: str, session: SessionDep, user: CurrentUser) -> Household:
+def get_household(
+    *, household_id: str, session: SessionDep, clock: ClockDep, user: CurrentUser, reason: ReasonDep
+) -> Household:
     hh = svc.get_in(session, Household, household_id)
     ensure_site_access(user, hh.site_id)
+    _audit(session, user, "view", hh, reason, clock.now())
     return hh
 
 

@@ -185,3 +185,22 @@ def test_update_and_move_out_marks_whitelist(
         client.get(f"{API}/persons", params={"status": "moved_out"}, headers=world["admin"]).json()["total"]
         == 1
     )
+
+
+def test_household_of_another_site_refused(client: TestClient, login: Any, world: dict[str, Any]) -> None:
+    other = client.post(f"{API}/sites", json={"name": "B", "code": "bb"}, headers=world["admin"]).json()
+    b = client.post(
+        f"{API}/buildings", json={"site_id": other["id"], "number": "1"}, headers=world["admin"]
+    ).json()
+    h = client.post(
+        f"{API}/houses", json={"building_id": b["id"], "floor": 1, "room": "1"}, headers=world["admin"]
+    ).json()
+    hh = client.post(f"{API}/households", json={"house_id": h["id"]}, headers=world["admin"]).json()
+    body = {"site_id": world["site"]["id"], "name": "跨区", "household_id": hh["id"]}
+    r = client.post(f"{API}/persons", json=body, headers=world["admin"])
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "household_id"
+    pid = client.post(
+        f"{API}/persons", json={"site_id": world["site"]["id"], "name": "本区"}, headers=world["admin"]
+    ).json()["id"]
+    r = client.patch(f"{API}/persons/{pid}", json={"household_id": hh["id"]}, headers=world["admin"])
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "household_id"
