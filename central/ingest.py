@@ -261,7 +261,8 @@ class GatewayLink:
         from central.keys import key_path
 
         config = CentralLinkConfig(
-            broker=BrokerConfig(host=mqtt_settings.host, port=mqtt_settings.port),
+            # extra["broker"]: further BrokerConfig fields (e.g. protocol "3.1.1" for the demo's broker)
+            broker=BrokerConfig(host=mqtt_settings.host, port=mqtt_settings.port, **extra.pop("broker", {})),
             client_id=mqtt_settings.client_id,
             signing_key=key_path(settings),
             **extra,

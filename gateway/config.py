@@ -8,6 +8,7 @@ is and how to authenticate to it).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -30,6 +31,10 @@ class BrokerConfig(StrictModel):
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     reconnect_min_s: float = Field(default=0.2, gt=0, le=60)
     reconnect_max_s: float = Field(default=10.0, gt=0, le=600)
+    protocol: Literal["5", "3.1.1"] = Field(
+        default="5",
+        description="MQTT version; 3.1.1 only for brokers without MQTT 5 (the demo's embedded broker)",
+    )
 
     @model_validator(mode="after")
     def _reconnect_order(self) -> BrokerConfig:
@@ -73,7 +78,15 @@ class CentralLinkConfig(StrictModel):
     client_id: str = Field(default="anju-central", min_length=1, max_length=64)
     signing_key: Path = Field(description="central's Ed25519 private key (PEM)")
     site_id: Ident | None = Field(default=None, description="consume one site only; None = every site")
-    share_group: str = Field(default="anju-central", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    share_group: str | None = Field(
+        default="anju-central",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description=(
+            "MQTT shared-subscription group spreading events over central instances; None = plain "
+            "subscriptions (brokers without $share/, e.g. the demo's embedded broker): then exactly "
+            "ONE central instance may run, or every instance would receive every event"
+        ),
+    )
     batch_max: int = Field(default=1000, ge=1, le=50_000, description="MQTT messages per database batch")
     batch_max_bytes: int = Field(
         default=2 * 1024 * 1024,

@@ -17,11 +17,18 @@ class GatewayError(AnjuError):
 
 
 def make_client(client_id: str, broker: BrokerConfig) -> mqtt.Client:
-    """An MQTT 5 client with TLS (when configured) and bounded reconnect back-off; not yet connected."""
+    """An MQTT 5 (or, when configured, 3.1.1) client with TLS (when configured) and bounded reconnect
+    back-off; not yet connected.
+
+    The gateway uses no MQTT 5 properties, so 3.1.1 changes nothing on the wire that it relies on:
+    acknowledgements are application messages, de-duplication is by event id, sessions are clean.
+    paho v2 hands 3.1.1 return codes to the same callbacks as ``ReasonCode`` objects, which
+    :func:`reason_failed` reads for both versions.
+    """
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
-        protocol=mqtt.MQTTv5,
+        protocol=mqtt.MQTTv311 if broker.protocol == "3.1.1" else mqtt.MQTTv5,
     )
     if broker.tls is not None:
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(broker.tls.ca_file))
@@ -38,6 +45,11 @@ def make_client(client_id: str, broker: BrokerConfig) -> mqtt.Client:
 
 
 def connect_async(client: mqtt.Client, broker: BrokerConfig, clean_start: bool = True) -> None:
+    if broker.protocol == "3.1.1":
+        # 3.1.1 has no clean_start/properties: the session flag is set on the client (clean_session),
+        # and paho's default for 3.1.1 clients is a clean session, which is what the gateway wants.
+        client.connect_async(broker.host, broker.port, keepalive=broker.keepalive_s)
+        return
     props: Any = None
     client.connect_async(
         broker.host,

@@ -70,18 +70,25 @@ def whitelist_topic(site_id: str, zone_id: str | None, what: str) -> str:
     return f"{PREFIX}/{site_id}/whitelist/{scope}/{what}"
 
 
-def central_event_subscription(site_id: str | None = None, group: str = CENTRAL_SHARE_GROUP) -> str:
+def _shared(group: str | None) -> str:
+    """``$share/<group>/`` or, for ``group=None`` (a broker without shared subscriptions), nothing."""
+    return "" if group is None else f"$share/{group}/"
+
+
+def central_event_subscription(site_id: str | None = None, group: str | None = CENTRAL_SHARE_GROUP) -> str:
     site = site_id or "+"
-    return f"$share/{group}/{PREFIX}/{site}/+/events/#"
+    return f"{_shared(group)}{PREFIX}/{site}/+/events/#"
 
 
-def central_node_subscriptions(site_id: str | None = None, group: str = CENTRAL_SHARE_GROUP) -> list[str]:
+def central_node_subscriptions(
+    site_id: str | None = None, group: str | None = CENTRAL_SHARE_GROUP
+) -> list[str]:
     """Status, whitelist version reports and whitelist requests from every node."""
     site = site_id or "+"
     return [
-        f"$share/{group}/{PREFIX}/{site}/+/status",
-        f"$share/{group}/{PREFIX}/{site}/+/whitelist/version",
-        f"$share/{group}/{PREFIX}/{site}/+/whitelist/request",
+        f"{_shared(group)}{PREFIX}/{site}/+/status",
+        f"{_shared(group)}{PREFIX}/{site}/+/whitelist/version",
+        f"{_shared(group)}{PREFIX}/{site}/+/whitelist/request",
     ]
 
 
