@@ -265,3 +265,27 @@ def test_unauthenticated_gets_401_everywhere(client: TestClient) -> None:
             r = client.request(method.upper(), url)
             assert r.status_code in (401, 422, 404, 405), (method, path, r.status_code)
             assert r.status_code != 200
+
+
+def test_positive_control_admin_reaches_site_b_objects(
+    client: TestClient, matrix: dict[str, Any], login: Any
+) -> None:
+    """The walk above is not vacuous: the same URLs answer 200 for an admin (or for a user of site B)."""
+    _, admin_h = login("admin")
+    _, b_pm = login("property_manager", [matrix["b"].id])
+    ids = matrix["ids"]
+    urls = [
+        f"{API}/sites/{ids['site_id']}",
+        f"{API}/buildings/{ids['building_id']}",
+        f"{API}/houses/{ids['house_id']}",
+        f"{API}/households/{ids['household_id']}",
+        f"{API}/organisations/{ids['organisation_id']}",
+        f"{API}/persons/{ids['person_id']}",
+        f"{API}/persons/{ids['person_id']}/faces",
+        f"{API}/persons/{ids['person_id']}/consents",
+        f"{API}/jobs/{ids['job_id']}",
+        f"{API}/houses/{ids['house_id']}/qr",
+    ]
+    for url in urls:
+        assert client.get(url, headers=admin_h).status_code == 200, url
+        assert client.get(url, headers=b_pm).status_code == 200, url
