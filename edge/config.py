@@ -122,7 +122,10 @@ class DecisionConfig(StrictModel):
         0.05, ge=0, le=1, description="re-embed a track only if this much better"
     )
     reembed_interval_s: float = Field(
-        0.05, ge=0, le=10, description="collect new evidence for an undecided track at most this often"
+        0.0, ge=0, le=10, description="collect new evidence for an undecided track at most this often"
+    )
+    embed_threads: int = Field(
+        2, ge=0, le=8, description="embedding threads per camera: consecutive looks at a new face overlap"
     )
     max_embeds_per_frame: int = Field(
         2, ge=1, le=64, description="embed at most this many faces per frame (the others wait a frame)"

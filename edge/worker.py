@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,7 @@ from edge.config import CameraConfig
 from edge.decision import CameraContext, Decision, Observation, Outcome, TrackEvidence
 from edge.passes import QrReader
 from edge.tracker import FaceTracker, Track
-from recognition.types import AlignedFace, Frame, Quality
+from recognition.types import AlignedFace, Detection, Frame, Quality
 
 if TYPE_CHECKING:
     from edge.app import NodeServices
@@ -56,6 +57,7 @@ class TrackState:
     embeds: int = 0
     decision: Decision | None = None
     last_quality: Quality | None = None
+    in_flight: int = 0  # embeddings submitted and not yet applied
     best_embedding: np.ndarray | None = field(default=None, repr=False)
 
 
@@ -84,8 +86,31 @@ class WorkerStats:
     decisions: list[DecisionRecord] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _EmbedItem:
+    track_id: int
+    detection: Detection
+    aligned: AlignedFace
+    quality: float
+    box: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class _EmbedResult:
+    item: _EmbedItem
+    observation: Observation
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class _EmbedBatch:
+    frame: Frame
+    results: list[_EmbedResult]
+    seconds: float
+
+
 class CameraWorker:
-    """Analyses one camera on its own thread."""
+    """Analyses one camera on its own thread (embeddings on a small pool, results applied here)."""
 
     def __init__(self, cfg: CameraConfig, source: CameraSource, services: NodeServices) -> None:
         self.cfg = cfg
@@ -108,6 +133,14 @@ class CameraWorker:
         self.stats = WorkerStats()
         self._last_dropped = 0
         self.has_liveness = getattr(self.pipeline, "liveness_model", None) is not None
+        # Embedding is the slow stage (tens of ms); with a pool, consecutive frames of a new face are
+        # embedded at once on different cores. Results come back to this worker's thread, which alone
+        # touches the track state. 0 threads = embed inline.
+        threads = d.embed_threads
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix=f"embed-{cfg.id}") if threads else None
+        self.max_in_flight = max(1, threads)
+        self._pending: list[Future[_EmbedBatch]] = []
+        self._wake = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -118,19 +151,31 @@ class CameraWorker:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:
         clock = self.svc.clock
         period = 1.0 / self.cfg.detect_fps
         next_due = clock.monotonic()
         while not self._stop.is_set():
+            try:
+                self._collect()
+            except Exception:
+                log.exception("camera %s: applying embeddings failed", self.cfg.id)
             wait = next_due - clock.monotonic()
-            if wait > 0 and self._stop.wait(wait):
-                break
-            frame = self.source.latest(timeout_s=0.5)
+            if wait > 0:
+                if self._pending:
+                    self._wake.wait(wait)  # an embedding finishing wakes us early
+                    self._wake.clear()
+                    continue
+                if self._stop.wait(wait):
+                    break
+            frame = self.source.latest(timeout_s=0.02 if self._pending else 0.5)
             if frame is None:
                 continue
             next_due = max(next_due + period, clock.monotonic())
@@ -144,7 +189,10 @@ class CameraWorker:
 
     def undecided(self) -> bool:
         """Some usable face still lacks the evidence for its decision (burst mode)."""
-        return any(self._needs_evidence(st) and self._usable(st.last_quality) for st in self.states.values())
+        return any(
+            self._needs_evidence(st) and self._usable(st.last_quality) and st.in_flight < self.max_in_flight
+            for st in self.states.values()
+        )
 
     def _usable(self, q: Quality | None) -> bool:
         return q is not None and "too_small" not in q.reasons and q.score >= self.dcfg.min_quality
@@ -221,6 +269,7 @@ class CameraWorker:
                 if (
                     q.score >= st.best_quality + self.dcfg.quality_improvement
                     and "too_small" not in q.reasons
+                    and st.in_flight == 0
                 ):
                     to_embed.append((trk, st, aligned, q))
                 continue
@@ -237,7 +286,7 @@ class CameraWorker:
                 and frame.timestamp - st.last_embed_at >= self.dcfg.reembed_interval_s
                 and self._needs_evidence(st)
             )
-            if new or improved or due:
+            if (new or improved or due) and st.in_flight < self.max_in_flight:
                 to_embed.append((trk, st, aligned, q))
 
         if len(to_embed) > self.dcfg.max_embeds_per_frame:
@@ -250,90 +299,144 @@ class CameraWorker:
 
             to_embed = sorted(to_embed, key=priority)[: self.dcfg.max_embeds_per_frame]
         if to_embed:
-            t2 = clock.monotonic()
-            embeddings = self.pipeline.embed([a for _, _, a, _ in to_embed])
-            t3 = clock.monotonic()
-            self.stats.embed_seconds += t3 - t2
-            self.stats.embeddings += len(to_embed)
-            m.embed_seconds.labels(cam).observe(t3 - t2)
-            m.embeddings.labels(cam).inc(len(to_embed))
-            threshold = self.svc.match_threshold
-            for (trk, st, _aligned, q), emb in zip(to_embed, embeddings, strict=True):
-                result = self.svc.whitelist.search(emb.vector, 3)
-                best = result.best
-                score = best.score if best is not None else -1.0
-                pid = best.person_id if best is not None and best.score >= threshold else None
-                live: bool | None = None
-                live_score = 0.0
-                # Liveness matters only for a face claiming an identity (a stranger photo opens nothing).
-                if pid is not None and self.dcfg.require_liveness and self.has_liveness:
-                    lv = self.pipeline.liveness(frame, trk.detection)
-                    live, live_score = lv.live, lv.score
-                if st.decision is not None and pid != st.decision.person_id:
-                    log.info(
-                        "camera %s track %d: now %s, was %s: deciding again",
-                        cam,
-                        trk.track_id,
-                        pid,
-                        st.decision.person_id,
-                    )
-                    st.decision = None
-                    st.evidence = TrackEvidence(first_at=frame.timestamp)
-                    st.first_frame_ts = frame.timestamp
-                    st.first_frame_index = frame.index
-                    st.first_box = trk.box
-                st.evidence.add(Observation(frame.timestamp, pid, score, live, live_score))
-                st.embeds += 1
-                st.last_embed_at = frame.timestamp
-                if q.score > st.best_quality:
-                    st.best_quality = q.score
-                    st.best_embedding = emb.vector
+            items = [
+                _EmbedItem(trk.track_id, trk.detection, a, q.score, trk.box) for trk, _st, a, q in to_embed
+            ]
+            for _trk, st, _a, _q in to_embed:
+                st.in_flight += 1
+            if self._pool is None:
+                records += self._apply(self._embed(frame, items))
+            else:
+                fut = self._pool.submit(self._embed, frame, items)
+                fut.add_done_callback(lambda _f: self._wake.set())
+                self._pending.append(fut)
 
-        now_wall = clock.now()
-        fresh = self.svc.whitelist_age_s() <= self.dcfg.max_offline_s
-        persons = self.svc.whitelist.persons
         for trk in tracks:
-            st = self.states[trk.track_id]
-            if st.decision is not None or not st.evidence.observations:
-                continue
-            decision = self.svc.decider.decide(
-                st.evidence,
-                now_mono=frame.timestamp,
-                now_wall=now_wall,
-                ctx=self.ctx,
-                lookup=persons,
-                whitelist_fresh=fresh,
-            )
-            if decision is None:
-                continue
-            st.decision = decision
-            decided_at = clock.monotonic()
-            rec = DecisionRecord(
-                cam,
-                trk.track_id,
-                decision,
-                st.first_frame_ts,
-                decided_at,
-                frame.index,
-                st.first_frame_index,
-                st.first_box,
-            )
-            records.append(rec)
-            self.stats.decisions.append(rec)
-            m.decisions.labels(cam, decision.outcome.value).inc()
-            m.decision_seconds.labels(cam, decision.outcome.value).observe(
-                max(0.0, decided_at - st.first_frame_ts)
-            )
-            self._act(decision, trk, st, frame)
-            st.best_embedding = None  # biometric data not needed any more
+            rec = self._decide(trk.track_id, frame)
+            if rec is not None:
+                records.append(rec)
 
         if self.qr is not None and self.stats.analysed % self.svc.qr_every_n == 0:
             self._read_passes(frame)
         return records
 
+    # -- embeddings (pool threads) and their results (worker thread) ------------------------------
+
+    def _embed(self, frame: Frame, items: list[_EmbedItem]) -> _EmbedBatch:
+        """Embed, search and (for claimed identities) check liveness; touches no track state."""
+        clock = self.svc.clock
+        t0 = clock.monotonic()
+        embeddings = self.pipeline.embed([it.aligned for it in items])
+        threshold = self.svc.match_threshold
+        results: list[_EmbedResult] = []
+        for it, emb in zip(items, embeddings, strict=True):
+            best = self.svc.whitelist.search(emb.vector, 3).best
+            score = best.score if best is not None else -1.0
+            pid = best.person_id if best is not None and best.score >= threshold else None
+            live: bool | None = None
+            live_score = 0.0
+            # Liveness matters only for a face claiming an identity (a stranger photo opens nothing).
+            if pid is not None and self.dcfg.require_liveness and self.has_liveness:
+                lv = self.pipeline.liveness(frame, it.detection)
+                live, live_score = lv.live, lv.score
+            obs = Observation(frame.timestamp, pid, score, live, live_score)
+            results.append(_EmbedResult(it, obs, emb.vector))
+        return _EmbedBatch(frame, results, clock.monotonic() - t0)
+
+    def _collect(self) -> list[DecisionRecord]:
+        """Apply every finished embedding batch (worker thread only)."""
+        records: list[DecisionRecord] = []
+        done = [f for f in self._pending if f.done()]
+        for fut in done:
+            self._pending.remove(fut)
+            try:
+                batch = fut.result()
+            except Exception:
+                log.exception("camera %s: embedding failed", self.cfg.id)
+                continue
+            records += self._apply(batch)
+        return records
+
+    def _apply(self, batch: _EmbedBatch) -> list[DecisionRecord]:
+        cam = self.cfg.id
+        m = self.svc.metrics
+        self.stats.embed_seconds += batch.seconds
+        self.stats.embeddings += len(batch.results)
+        m.embed_seconds.labels(cam).observe(batch.seconds)
+        m.embeddings.labels(cam).inc(len(batch.results))
+        frame = batch.frame
+        records: list[DecisionRecord] = []
+        for res in batch.results:
+            st = self.states.get(res.item.track_id)
+            if st is None:
+                continue  # the face left meanwhile: its embedding is dropped
+            st.in_flight = max(0, st.in_flight - 1)
+            obs = res.observation
+            if st.decision is not None and obs.person_id != st.decision.person_id:
+                log.info(
+                    "camera %s track %d: now %s, was %s: deciding again",
+                    cam,
+                    res.item.track_id,
+                    obs.person_id,
+                    st.decision.person_id,
+                )
+                st.decision = None
+                st.evidence = TrackEvidence(first_at=frame.timestamp)
+                st.first_frame_ts = frame.timestamp
+                st.first_frame_index = frame.index
+                st.first_box = res.item.box
+            st.evidence.add(obs)
+            st.embeds += 1
+            st.last_embed_at = frame.timestamp
+            if res.item.quality > st.best_quality:
+                st.best_quality = res.item.quality
+                st.best_embedding = res.vector
+            rec = self._decide(res.item.track_id, frame)
+            if rec is not None:
+                records.append(rec)
+        return records
+
+    def _decide(self, track_id: int, frame: Frame) -> DecisionRecord | None:
+        st = self.states.get(track_id)
+        if st is None or st.decision is not None or not st.evidence.observations:
+            return None
+        clock = self.svc.clock
+        decision = self.svc.decider.decide(
+            st.evidence,
+            now_mono=max(frame.timestamp, st.evidence.observations[-1].at),
+            now_wall=clock.now(),
+            ctx=self.ctx,
+            lookup=self.svc.whitelist.persons,
+            whitelist_fresh=self.svc.whitelist_age_s() <= self.dcfg.max_offline_s,
+        )
+        if decision is None:
+            return None
+        st.decision = decision
+        decided_at = clock.monotonic()
+        cam = self.cfg.id
+        rec = DecisionRecord(
+            cam,
+            track_id,
+            decision,
+            st.first_frame_ts,
+            decided_at,
+            frame.index,
+            st.first_frame_index,
+            st.first_box,
+        )
+        self.stats.decisions.append(rec)
+        m = self.svc.metrics
+        m.decisions.labels(cam, decision.outcome.value).inc()
+        m.decision_seconds.labels(cam, decision.outcome.value).observe(
+            max(0.0, decided_at - st.first_frame_ts)
+        )
+        self._act(decision, track_id, st, frame)
+        st.best_embedding = None  # biometric data not needed any more
+        return rec
+
     # -- actions ---------------------------------------------------------------------------------
 
-    def _act(self, decision: Decision, trk: Track, st: TrackState, frame: Frame) -> None:
+    def _act(self, decision: Decision, track_id: int, st: TrackState, frame: Frame) -> None:
         svc = self.svc
         cam = self.cfg
         common = {
@@ -361,7 +464,7 @@ class CameraWorker:
                 door_id=cam.door_id,
                 credential=Credential.face,
                 score=_clip(decision.score),
-                track_id=trk.track_id,
+                track_id=track_id,
             )
         elif outcome == Outcome.stranger:
             emb_b64 = None
@@ -373,12 +476,12 @@ class CameraWorker:
                 StrangerEvent,
                 captured,
                 **common,
-                track_id=trk.track_id,
+                track_id=track_id,
                 best_score=_clip(decision.score),
                 quality=max(0.0, min(1.0, st.best_quality)),
                 model_id=svc.model_id[:64],
                 embedding_b64=emb_b64,
-                snapshot=svc.snapshots.make("stranger", frame.image, f"{cam.id}-{trk.track_id}"),
+                snapshot=svc.snapshots.make("stranger", frame.image, f"{cam.id}-{track_id}"),
             )
         elif outcome == Outcome.watchlist and decision.person_id is not None:
             person = svc.whitelist.persons.get(decision.person_id)
@@ -389,8 +492,8 @@ class CameraWorker:
                 person_id=decision.person_id,
                 category=(person.watchlist_category or "") if person else "",
                 score=_clip(decision.score),
-                track_id=trk.track_id,
-                snapshot=svc.snapshots.make("watchlist_hit", frame.image, f"{cam.id}-{trk.track_id}"),
+                track_id=track_id,
+                snapshot=svc.snapshots.make("watchlist_hit", frame.image, f"{cam.id}-{track_id}"),
             )
         elif outcome == Outcome.liveness_failure:
             svc.events.emit(
@@ -400,14 +503,14 @@ class CameraWorker:
                 score=max(0.0, min(1.0, decision.score)),
                 threshold=svc.liveness_threshold,
                 claimed_person_id=decision.person_id,
-                track_id=trk.track_id,
-                snapshot=svc.snapshots.make("liveness_failure", frame.image, f"{cam.id}-{trk.track_id}"),
+                track_id=track_id,
+                snapshot=svc.snapshots.make("liveness_failure", frame.image, f"{cam.id}-{track_id}"),
             )
         else:
             log.info(
                 "camera %s track %d: %s denied (%s)",
                 cam.id,
-                trk.track_id,
+                track_id,
                 decision.person_id,
                 decision.reason,
             )
