@@ -20,7 +20,9 @@ def add_community_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help="LFW folder (<Name>/<Name>_NNNN.jpg)")
     p.add_argument("--data-dir", type=Path, default=Path("./data"), help="where face embeddings are cached")
     p.add_argument(
-        "--database-url", default=None, help="central database (default: a fresh SQLite in data dir)"
+        "--database-url",
+        default=None,
+        help="central database to write into (default: fresh SQLite, temporary)",
     )
     p.add_argument(
         "--transport",

@@ -277,6 +277,58 @@ class Simulation:
                 self.actions["reject"] += 1
             self.decisions.append(("moved_away", p.key if p else "", truth))
 
+    def baseline(self) -> dict[str, Any]:
+        """Naive rules on the same data, for comparison: a stranger cluster seen on at least 4 days
+        is an occupant; a resident with no pass (any score) for 7 days has moved away."""
+        from sqlalchemy import func
+
+        from central.reconciliation.models import ResidentPresence
+
+        now = self.clock.now()
+        local_day = func.date(Sighting.at)
+        with self.sessions() as session:
+            flagged_owners = []
+            for cid, days in session.execute(
+                select(Sighting.cluster_id, func.count(func.distinct(local_day)))
+                .where(Sighting.site_id == self.c.site_id)
+                .group_by(Sighting.cluster_id)
+            ).all():
+                if days >= 4:
+                    flagged_owners.append(self.cluster_owner(session, cid)[0])
+            last = dict(
+                session.execute(
+                    select(ResidentPresence.person_id, func.max(ResidentPresence.last_at))
+                    .where(ResidentPresence.site_id == self.c.site_id)
+                    .group_by(ResidentPresence.person_id)
+                ).all()
+            )
+        start = START.astimezone(timezone.utc)
+        moved_flags = [
+            p
+            for p in self.c.people
+            if p.person_id and now - (last.get(p.person_id) or start) >= timedelta(days=7)
+        ]
+
+        def pr(flags: list[bool], found: int, truth: int) -> dict[str, Any]:
+            return {
+                "flagged": len(flags),
+                "precision": round(sum(flags) / len(flags), 4) if flags else 1.0,
+                "recall": round(found / truth, 4) if truth else 1.0,
+            }
+
+        occ_truth = {p.key for p in self.c.people if p.role == Role.occupant}
+        occ_flags = [o in occ_truth for o in flagged_owners]
+        moved_truth = {p.key for p in self.c.people if p.role in MOVED_AWAY_TRUTH}
+        return {
+            "rule": "occupant: cluster seen on >= 4 days; moved away: no pass for 7 days",
+            "occupant": pr(occ_flags, len({o for o in flagged_owners if o in occ_truth}), len(occ_truth)),
+            "moved_away": pr(
+                [p.key in moved_truth for p in moved_flags],
+                len({p.key for p in moved_flags} & moved_truth),
+                len(moved_truth),
+            ),
+        }
+
     def evaluate(self) -> dict[str, Any]:
         """Precision/recall per kind, cluster purity, time to discovery, actions per finding."""
         out: dict[str, Any] = {}
@@ -336,4 +388,5 @@ class Simulation:
             "actions_per_true_finding": round(actions / found, 3) if found else None,
         }
         out["events"] = dict(self.counts)
+        out["baseline"] = self.baseline()
         return out
