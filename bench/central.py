@@ -319,6 +319,11 @@ def _queries(session_factory: Any, c: Compound, end: datetime, runs: int) -> dic
 
 def _alert_delivery(engine: Any, c: Compound, n: int) -> dict[str, float]:
     """Ingest hook → alert on a WebSocket client of a real uvicorn server (loopback)."""
+    with tempfile.TemporaryDirectory(prefix="anju-bench-") as data_dir:
+        return _alert_delivery_in(engine, c, n, Path(data_dir))
+
+
+def _alert_delivery_in(engine: Any, c: Compound, n: int, data_dir: Path) -> dict[str, float]:
     import socket
 
     import uvicorn
@@ -338,7 +343,7 @@ def _alert_delivery(engine: Any, c: Compound, n: int) -> dict[str, float]:
         environment="test",
         secret_key=secret,
         database_url="sqlite://",
-        data_dir=Path(tempfile.mkdtemp(prefix="anju-bench-")),
+        data_dir=data_dir,
     )
     clock = SystemClock()
     app = create_app(settings, clock=clock, engine=engine)
