@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from pydantic import Field
+from pydantic import Field, field_validator
 from sqlalchemy.orm import Session
 
 from central.deps import (
@@ -87,8 +88,14 @@ class JobOut(ApiModel):
     total: int
     done: int
     failed: int
-    report: str
+    report: list[dict[str, Any]]  # one entry per item: file, person_id, template_id or error, duplicates
     error: str
+
+    @field_validator("report", mode="before")
+    @classmethod
+    def _parse(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
+
     created_at: datetime
     finished_at: datetime | None
 
