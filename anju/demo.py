@@ -2,7 +2,9 @@
 
 It starts, in this order and each as its own process:
 
-1. an MQTT broker — Mosquitto on a free loopback port (persistence in the demo folder);
+1. an MQTT broker — Mosquitto on a free loopback port (persistence in the demo folder), or, when
+   Mosquitto is not installed, the embedded Python broker (:mod:`anju.embedded_broker`: MQTT
+   3.1.1, no shared subscriptions, so central and edge are told to use 3.1.1 and plain topics);
 2. the central service on SQLite, seeded through its own REST API with a sample site, a
    community gate (ring 1), users for every role, two residents enrolled from sample photos
    (with consent records) and alert rules;
@@ -171,12 +173,14 @@ class Api:
 class Demo:
     """Builds and runs the demo stack (see the module docstring)."""
 
-    def __init__(self, data_dir: Path, http_port: int, fresh: bool) -> None:
+    def __init__(self, data_dir: Path, http_port: int, fresh: bool, broker: str = "auto") -> None:
         self.dir = data_dir.resolve()
+        self.broker_choice = broker  # auto | mosquitto | embedded
         self.http_port = http_port
         self.fresh = fresh
         self.procs = Processes(self.dir / "logs")
         self.broker_port = free_port()
+        self.broker_protocol = "5"  # "3.1.1" with the embedded broker (no MQTT 5, no $share/)
         self.rtsp = None  # edge.rtsp_server.RtspServer when one runs
         self.state: DemoState | None = None
 
@@ -216,10 +220,13 @@ class Demo:
         mosquitto = shutil.which("mosquitto") or (
             "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
         )
+        if self.broker_choice == "embedded" or (mosquitto is None and self.broker_choice == "auto"):
+            self.start_embedded_broker()
+            return
         if mosquitto is None:
             raise DemoError(
-                "Mosquitto is not installed: run `make setup` as root (it installs the Debian package) "
-                "or `apt-get install mosquitto`"
+                "Mosquitto is not installed: run `make setup` as root (it installs the Debian package), "
+                "`apt-get install mosquitto`, or use --broker embedded"
             )
         broker_dir = self.dir / "broker"
         if os.geteuid() == 0:
@@ -246,6 +253,25 @@ class Demo:
         proc = self.procs.start("mosquitto", [mosquitto, "-c", str(conf)])
         wait_port(self.broker_port, 10, proc)
 
+    def start_embedded_broker(self) -> None:
+        """No Mosquitto here: the pure-Python broker (MQTT 3.1.1, one central instance, no persistence)."""
+        log.warning(
+            "using the embedded Python broker (demo only; `apt-get install mosquitto` for the real one)"
+        )
+        self.broker_protocol = "3.1.1"
+        proc = self.procs.start(
+            "broker",
+            [sys.executable, "-m", "anju.embedded_broker", "--port", str(self.broker_port)],
+        )
+        wait_port(self.broker_port, 30, proc)
+
+    def _mqtt_extra(self) -> dict[str, Any]:
+        """Settings for central's gateway link that depend on the broker in use."""
+        if self.broker_protocol == "3.1.1":
+            # no shared subscriptions on the embedded broker: plain topics, exactly one central
+            return {"share_group": None, "broker": {"protocol": "3.1.1"}}
+        return {}
+
     def _central_env(self, mqtt: bool) -> dict[str, str]:
         env = {
             "ANJU_ENVIRONMENT": "development",
@@ -259,6 +285,7 @@ class Demo:
                 {
                     "node_keys": {self.state.site_id: str(self.keys_dir / "nodes")},
                     "model_id": self.state.model_id,
+                    **self._mqtt_extra(),
                 }
             )
         return env
@@ -447,7 +474,7 @@ class Demo:
             "gateway": {
                 "site_id": self.state.site_id,
                 "node_id": NODE_ID,
-                "broker": {"host": "127.0.0.1", "port": self.broker_port},
+                "broker": {"host": "127.0.0.1", "port": self.broker_port, "protocol": self.broker_protocol},
                 "signing_key": str(self.keys_dir / f"{NODE_ID}.sign.pem"),
                 "central_public_keys": [str(self.keys_dir / "central.sign.pub.pem")],
                 "heartbeat_interval_s": 10,
@@ -562,7 +589,7 @@ class Demo:
 
 def _run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    demo = Demo(Path(args.data_dir), args.port or free_port(), fresh=args.fresh)
+    demo = Demo(Path(args.data_dir), args.port or free_port(), fresh=args.fresh, broker=args.broker)
     return demo.run(args.duration, args.summary)
 
 
@@ -575,4 +602,10 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8000, help="console/API port (0 = any free port)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--summary", type=Path, default=None, help="write the events seen as JSON here on exit")
+    p.add_argument(
+        "--broker",
+        choices=["auto", "mosquitto", "embedded"],
+        default="auto",
+        help="MQTT broker: Mosquitto when installed (auto), or the embedded Python broker (MQTT 3.1.1)",
+    )
     p.set_defaults(func=_run)

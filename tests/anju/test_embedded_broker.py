@@ -7,6 +7,7 @@ all in ``protocol="3.1.1"`` mode with ``share_group=None``.
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -172,3 +173,38 @@ def test_gateway_delivery_and_whitelist_over_embedded_broker(tmp_path: Path, emb
         publisher.stop()
         consumer.stop()
         engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(500)
+def test_demo_runs_on_the_embedded_broker(tmp_path: Path) -> None:
+    """``anju demo --broker embedded`` (what a machine without Mosquitto gets): live events arrive."""
+    summary = tmp_path / "summary.json"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "anju.cli",
+            "demo",
+            "--data-dir",
+            str(tmp_path / "demo"),
+            "--fresh",
+            "--port",
+            "0",
+            "--broker",
+            "embedded",
+            "--duration",
+            "45",
+            "--summary",
+            str(summary),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=450,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "embedded Python broker" in out.stderr
+    events = json.loads(summary.read_text(encoding="utf-8"))["events"]
+    kinds = {e["kind"] for e in events}
+    assert "pass" in kinds and "stranger" in kinds, kinds
