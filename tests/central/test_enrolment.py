@@ -381,3 +381,36 @@ def test_template_cache_follows_the_database(db: Session, clock: Any, make_site:
     db.commit()
     assert cache.scan(db, "m64", second[1], "nobody", 0.99) == []  # deletion → reload
     assert cache.matrix(db, "m64").matrix.shape[0] == 15 - 4
+
+
+def test_withdrawal_removes_the_person_from_the_edges_whitelist(
+    client: TestClient, world: dict[str, Any], db: Session, clock: Any, pipeline: Any
+) -> None:
+    """Enrol → the compiled whitelist carries the template; withdraw → the next delta revokes it."""
+    from central.models.zones import AccessRule
+    from central.services.whitelist import DbTemplateSource, WhitelistCompiler
+
+    site_id = world["site"]["id"]
+    db.add(
+        AccessRule(
+            site_id=site_id,
+            name="业主",
+            subject_type="group",
+            subject_value="owner",
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+    )
+    db.commit()
+    pid = _person(client, world, "拜登")
+    _consent(client, world, pid)
+    assert _enrol(client, world, pid, TRAIN / "biden" / "biden.jpg").status_code == 201
+    compiler = WhitelistCompiler(clock, DbTemplateSource(pipeline.model_id))
+    deltas = compiler.process_changes(db)
+    up = [p for d in deltas for p in d.upserts if p.person_id == pid]
+    assert up and len(up[0].templates) == 1 and up[0].templates[0].model_id == pipeline.model_id
+    r = client.post(f"{API}/persons/{pid}/consent/withdraw", json={"reason": "撤回"}, headers=world["pm"])
+    assert r.status_code == 200
+    db.expire_all()
+    deltas = compiler.process_changes(db)
+    assert any(pid in d.removals for d in deltas)
