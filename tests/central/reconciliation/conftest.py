@@ -25,4 +25,5 @@ def lfw_faces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Identity]:
 
 
 def unit(v: np.ndarray) -> np.ndarray:
-    return (v / np.linalg.norm(v)).astype(np.float32)
+    out: np.ndarray = (v / np.linalg.norm(v)).astype(np.float32)
+    return out

@@ -102,7 +102,7 @@ def test_two_people_forced_together_split_apart() -> None:
     )
     c = make(cfg)
     created = None
-    split_seen = []
+    split_seen: list[str] = []
     for i in range(12):
         v = (p1 if i % 2 == 0 else p2) + 0.2 * rng.normal(size=64)
         a = c.add(v)

@@ -266,3 +266,41 @@ def test_a_registered_resident_the_gates_failed_to_match_is_not_an_occupant(
     # the same pattern from a face nobody enrolled is queued
     run(sessions, svc, occupant_days(c.site_id, lfw_faces[list(lfw_faces)[9]], 9))
     assert rescore(sessions, svc, c.site_id).occupant_open == 1
+
+
+def _snapshot(name: str, photo: str) -> Any:
+    import cv2
+
+    from contracts.messages import Snapshot
+
+    img = cv2.imread(str(Path(__file__).resolve().parents[3].parent / "shared/testdata/lfw" / name / photo))
+    assert img is not None
+    ok, buf = cv2.imencode(".jpg", img[60:190, 60:190])
+    assert ok
+    return Snapshot.from_jpeg(buf.tobytes())
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_at_most_one_best_thumbnail_per_cluster_and_only_when_allowed(
+    engine: Engine, make_site: Callable[..., Any], lfw_faces: dict[str, Identity], keep: bool
+) -> None:
+    clock = FakeClock(START.astimezone(timezone.utc))
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        c = helpers.make_compound(s, make_site(), clock.now())
+    svc = ReconciliationService(ReconciliationConfig(keep_thumbnails=keep), clock)
+    ident = lfw_faces[list(lfw_faces)[1]]
+    evs = []
+    for i, quality in enumerate((0.6, 0.9, 0.7)):
+        ev = helpers.stranger(c.site_id, helpers.local(0, 9 + i, START), ident.vectors[i], "in")
+        evs.append(
+            ev.model_copy(update={"quality": quality, "snapshot": _snapshot(ident.name, ident.photos[i])})
+        )
+    run(sessions, svc, evs)
+    with sessions() as s:
+        rows = s.scalars(select(FaceCluster)).all()
+        assert len(rows) == 1
+        if keep:
+            assert rows[0].thumbnail == evs[1].snapshot.jpeg() and rows[0].thumbnail_quality == 0.9
+        else:
+            assert rows[0].thumbnail is None
