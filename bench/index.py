@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--exact-max-size", type=int, default=None, help="override IndexConfig.exact_max_size"
     )
+    parser.add_argument(
+        "--nprobes", default="", help="also measure these nprobe values on the built index (e.g. 24,32,48,60)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--threads", type=int, default=1, help="FAISS OpenMP threads for builds (searches are timed on one)"
@@ -148,6 +151,15 @@ def _one_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     ann_mem = ann.memory_bytes()
     tier, nprobe = ann.tier, ann.nprobe
     nlist = ann._state.nlist
+    sweep = []
+    for value in [int(v) for v in str(args.nprobes).split(",") if v.strip()]:
+        if tier != "ivf" or value > nlist:
+            continue
+        ann.tune(nprobe=value)
+        top = _top1(ann, probes, args.k)
+        lat = _time_single(ann, probes, args.latency_queries, args.k)
+        rec = float(np.mean([a == e for a, e in zip(top, exact_top, strict=True)]))
+        sweep.append({"nprobe": value, "recall_at_1_vs_exact": round(rec, 4), **lat})
     del ann, entries
     gc.collect()
 
@@ -177,6 +189,7 @@ def _one_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             "bytes_per_identity": round(ann_mem["total"] / n, 1),
             "faiss_bytes_per_identity": round(ann_mem["faiss"] / n, 1),
         },
+        "nprobe_sweep": sweep,
         "ratios": {
             "p50_speedup_vs_exact": round(exact_lat["p50_ms"] / ann_lat["p50_ms"], 2),
             "p99_speedup_vs_exact": round(exact_lat["p99_ms"] / ann_lat["p99_ms"], 2),

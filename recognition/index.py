@@ -130,6 +130,21 @@ class WhitelistIndex:
     def nprobe(self) -> int:
         return self._state.nprobe
 
+    def tune(self, *, nprobe: int | None = None, refine_factor: int | None = None) -> None:
+        """Change search-time parameters of the IVF tier (until the next rebuild picks the defaults).
+
+        ``nprobe``: lists scanned per query; ``refine_factor``: candidates re-scored per result.
+        """
+        with self._mutate, self._lock.write():
+            if refine_factor is not None:
+                self.config.refine_factor = refine_factor
+            st = self._state
+            if nprobe is not None and st.kind == "ivf":
+                if not 1 <= nprobe <= st.nlist:
+                    raise WhitelistIndexError(f"nprobe must be in 1..{st.nlist}, got {nprobe}")
+                faiss.extract_index_ivf(st.index).nprobe = nprobe
+                st.nprobe = nprobe
+
     def __len__(self) -> int:
         return len(self._state.persons)
 

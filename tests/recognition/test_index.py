@@ -179,3 +179,34 @@ def test_growth_crosses_into_ivf_by_upserts() -> None:
     assert idx.tier == "ivf" and len(idx) == 400
     found = sum(idx.search(vecs[i], 1).candidates[0].person_id == f"p{i}" for i in range(400))
     assert found >= 396
+
+
+def test_tune_changes_nprobe_of_the_ivf_tier() -> None:
+    gal = make_gallery(2000, probes=200, dim=512, seed=9)
+    entries = {f"p{i}": gal.templates[i : i + 1] for i in range(2000)}
+    exact = WhitelistIndex("m", 512, 0.3, IndexConfig(exact_max_size=10_000))
+    exact.apply_snapshot(entries, 1)
+    idx = WhitelistIndex("m", 512, 0.3, IndexConfig(exact_max_size=500))
+    idx.apply_snapshot(entries, 1)
+    assert idx.tier == "ivf"
+    truth = [r.best for r in exact.search_batch(gal.probes, 1)]
+
+    def recall() -> float:
+        got = [r.best for r in idx.search_batch(gal.probes, 1)]
+        return float(
+            np.mean(
+                [
+                    a is not None and b is not None and a.person_id == b.person_id
+                    for a, b in zip(got, truth, strict=True)
+                ]
+            )
+        )
+
+    idx.tune(nprobe=1, refine_factor=2)
+    assert idx.nprobe == 1 and idx.config.refine_factor == 2
+    narrow = recall()
+    idx.tune(nprobe=idx._state.nlist, refine_factor=10)  # every list: only PQ nomination can miss
+    wide = recall()
+    assert wide >= 0.99 and wide > narrow
+    with pytest.raises(WhitelistIndexError):
+        idx.tune(nprobe=0)
