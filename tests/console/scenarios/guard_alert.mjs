@@ -42,5 +42,18 @@ scenario(async ({ context }) => {
   const cardText = await card.textContent();
   assert(cardText.includes(NOTE), `acknowledged card shows the note: ${cardText}`);
   await shot(page, 'guard-alert-acknowledged');
-  return { latencyMs: popupAt - publishedAt, title, evidence, plays, note: NOTE, cardText, deviceText };
+
+  // A medium-severity alert (liveness failure) goes on the wall without a pop-up or sound.
+  await page.selectOption('#alert-filter', 'open');
+  process.stdout.write('READY2\n');
+  await readLine();
+  await page.waitForSelector('.alert-card[data-kind="liveness"]', { timeout: 20000 });
+  const quietPopup = await page.$('.popup[data-kind="liveness"]');
+  const playsAfter = await page.evaluate(() => window.__plays);
+  const badge = await page.textContent('#alert-badge');
+  await shot(page, 'guard-alert-wall-medium');
+  return {
+    latencyMs: popupAt - publishedAt, title, evidence, plays, note: NOTE, cardText, deviceText,
+    quietPopup: quietPopup !== null, quietPlays: playsAfter - plays, badge,
+  };
 });
