@@ -213,8 +213,7 @@ class FaceClusterer:
             order=self._next_order,
         )
         self._next_order += 1
-        assert self._index is not None  # set in add() before the first cluster exists
-        self._index.add(v.reshape(1, -1))
+        self._index_add(v)
         self._owners.append(cid)
         return cid
 
@@ -227,9 +226,16 @@ class FaceClusterer:
             and c.exemplars.shape[0] < self._config.max_exemplars
         ):
             c.exemplars = np.vstack([c.exemplars, v.reshape(1, -1)])
-            assert self._index is not None
-            self._index.add(v.reshape(1, -1))
+            self._index_add(v)
             self._owners.append(cid)
+
+    def _index_add(self, v: np.ndarray) -> None:
+        if self._index is None:
+            self._dim = int(v.shape[0])
+            self._rebuild()
+        if self._index is None:
+            raise RuntimeError("clusterer index could not be built")
+        self._index.add(v.reshape(1, -1))
 
     # --------------------------------------------------------- merge / split
     def merge(self, keep: str, absorb: str) -> None:

@@ -12,6 +12,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -72,8 +73,7 @@ class FaceBank:
         from recognition.imageio import load_image
         from recognition.pipeline import FacePipeline, frame_of
 
-        pipe = self._get_pipeline()
-        assert isinstance(pipe, FacePipeline)
+        pipe = cast(FacePipeline, self._get_pipeline())
         image = load_image(path)
         results = [r for r in pipe.analyze(frame_of(image, path.name)) if r.embedding is not None]
         if not results:
@@ -85,7 +85,8 @@ class FaceBank:
             return float(((box[0] + box[2]) / 2 - w / 2) ** 2 + ((box[1] + box[3]) / 2 - h / 2) ** 2)
 
         best = min(results, key=off_centre)
-        assert best.embedding is not None
+        if best.embedding is None:
+            return None
         return np.asarray(best.embedding.vector, dtype=np.float32)
 
     def load(self, names: list[str], max_photos: int) -> dict[str, Identity]:

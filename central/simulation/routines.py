@@ -65,7 +65,8 @@ def _visit(
 
 def resident_day(p: SimPerson, day: datetime, weekday: int, rng: random.Random) -> list[Appearance]:
     """A resident's (or an unregistered occupant's) usual day."""
-    assert p.home is not None
+    if p.home is None:
+        return []
     if p.special_care or p.role in (Role.elderly, Role.elderly_absent):
         out: list[Appearance] = []
         if rng.random() < 0.85:

@@ -77,8 +77,8 @@ class EdgeDecider:
         self.threshold = threshold if threshold is not None else 0.45
         self.index = WhitelistIndex(community.model_id or "sim", dim, self.threshold)
         for p in reg:
-            assert p.person_id is not None
-            self.index.upsert(p.person_id, p.enrol)
+            if p.person_id is not None:
+                self.index.upsert(p.person_id, p.enrol)
         self.kind_of = {p.person_id: p for p in reg}
 
     def remove(self, person_id: str) -> None:
