@@ -18,7 +18,7 @@ from anju.cli import build_parser
 from central.ingest import LinkOptions
 from central.settings import load_settings
 from edge.metrics import EdgeMetrics
-from gateway.config import CentralLinkConfig
+from gateway.config import BrokerConfig, CentralLinkConfig
 from gateway.metrics import GatewayMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,8 +77,13 @@ def test_central_yml_is_valid_central_settings(monkeypatch: pytest.MonkeyPatch) 
         {k: extra.pop(k) for k in list(extra) if k in LinkOptions.model_fields}
     )
     assert options.node_keys
-    link = CentralLinkConfig(signing_key=Path("/etc/anju/broker/keys/central.sign.pem"), **extra)
+    # as central/ingest.py builds it: host/port from settings, further broker fields from extra
+    broker = BrokerConfig(host=settings.mqtt.host, port=settings.mqtt.port, **extra.pop("broker", {}))
+    link = CentralLinkConfig(
+        broker=broker, signing_key=Path("/etc/anju/broker/keys/central.sign.pem"), **extra
+    )
     assert link.share_group == "anju-central"
+    assert link.broker.tls is not None and link.broker.tls.cert_file.name == "central.crt"
 
 
 def _exposed_names() -> set[str]:
