@@ -130,7 +130,8 @@ export async function render(main, { params }) {
         const done = await waitJob(job.id, (f, j) => bar.set(f, `${j.done + j.failed}/${j.total}`));
         bar.set(1, `${done.done + done.failed}/${done.total}`);
         let report = [];
-        try { report = JSON.parse(done.report || '[]'); } catch { report = []; }
+        if (Array.isArray(done.report)) report = done.report;
+        else try { report = JSON.parse(done.report || '[]'); } catch { report = []; }
         clear(bulkOut).append(h('div', { id: 'bulk-summary' }, t('enrol.bulkDone', { ok: done.done, bad: done.failed })),
           done.error ? h('div', { class: 'errors' }, done.error) : null,
           report.length ? dataTable([
