@@ -19,6 +19,7 @@ import json
 import logging
 import threading
 import uuid
+from collections import deque
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import httpx
 from pydantic import Field
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from anju.clock import Clock
@@ -38,6 +40,8 @@ from central.services.whitelist import CHANGES_PENDING, WhitelistCompiler
 from contracts import Event, parse_event
 
 log = logging.getLogger(__name__)
+
+MAX_FAILED_BATCHES = 1000
 
 
 class Ingestor:
@@ -55,11 +59,28 @@ class Ingestor:
         self.notifier = notifier or FanOut()
         self.engine = engine or AlertEngine(clock)
         self.events_recorded = 0
+        self._failed: deque[list[Event]] = deque()
+        self._failed_lock = threading.Lock()
 
     def on_events(self, events: list[Event]) -> None:
-        """Process newly stored gateway events (already de-duplicated by the raw store)."""
+        """Process newly stored gateway events (already de-duplicated by the raw store).
+
+        A batch that fails (database down, lock timeout) is kept and retried by :meth:`retry_failed`
+        (the ops worker calls it every tick): the raw store has the events, the records must follow.
+        """
         if not events:
             return
+        try:
+            self._process(events)
+        except SQLAlchemyError:
+            log.exception("recording %d events failed; will retry", len(events))
+            with self._failed_lock:
+                if len(self._failed) >= MAX_FAILED_BATCHES:
+                    dropped = self._failed.popleft()
+                    log.error("retry queue full: %d events wait for catch-up at the next start", len(dropped))
+                self._failed.append(events)
+
+    def _process(self, events: list[Event]) -> None:
         from central.services.events import record_events
 
         with self.session_factory() as session:
@@ -69,6 +90,29 @@ class Ingestor:
             session.commit()
         self.events_recorded += len(records)
         self.notifier.publish(messages)
+
+    def retry_failed(self) -> int:
+        """Retry batches that failed earlier, oldest first; returns how many batches succeeded."""
+        done = 0
+        while True:
+            with self._failed_lock:
+                if not self._failed:
+                    return done
+                events = self._failed[0]
+            try:
+                self._process(events)
+            except SQLAlchemyError:
+                log.warning("retrying %d events failed again; next tick", len(events))
+                return done
+            with self._failed_lock:
+                if self._failed and self._failed[0] is events:
+                    self._failed.popleft()
+            done += 1
+
+    @property
+    def pending_retries(self) -> int:
+        with self._failed_lock:
+            return len(self._failed)
 
     def catch_up(self, engine: Engine, since: datetime, batch: int = 1000) -> int:
         """Record events the gateway's raw store holds from ``since`` on but the records lack
@@ -108,7 +152,9 @@ class OpsWorker:
         webhook_policy: WebhookPolicy | None = None,
         http: httpx.Client | None = None,
         tick_s: float = 1.0,
+        ingestor: Ingestor | None = None,
     ) -> None:
+        self.ingestor = ingestor
         self.session_factory = session_factory
         self.clock = clock
         self.notifier = notifier or FanOut()
@@ -133,6 +179,8 @@ class OpsWorker:
             # no link to edges: passes still expire (the whitelist catches up when a link starts)
             with self.session_factory() as session:
                 expire_passes(session, now)
+        if self.ingestor is not None:
+            self.ingestor.retry_failed()
         with self.session_factory() as session:
             messages = self.alerts.run_periodic(session)
             session.commit()
@@ -185,7 +233,9 @@ class OpsRuntime:
         self.hub = AlertHub()
         self.notifier = FanOut([self.hub, *(extra_sinks or [])])
         self.ingestor = Ingestor(session_factory, clock, self.notifier)
-        self.worker = OpsWorker(session_factory, clock, notifier=self.notifier, whitelist=whitelist)
+        self.worker = OpsWorker(
+            session_factory, clock, notifier=self.notifier, whitelist=whitelist, ingestor=self.ingestor
+        )
 
 
 def ops_runtime(app: Any) -> OpsRuntime:

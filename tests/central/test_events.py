@@ -112,3 +112,42 @@ def test_catch_up_from_the_gateway_store(engine: Engine, db: Session, clock: Fak
     assert ing.catch_up(engine, t0 - timedelta(minutes=1), batch=10) == 20
     assert db.scalar(select(func.count(EventRecord.id))) == 25
     assert ing.catch_up(engine, t0 - timedelta(minutes=1)) == 0  # idempotent
+
+
+def test_failed_batch_is_retried_by_the_worker(tmp_path, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    """The database refuses a write (another writer holds the lock): the batch waits and is retried."""
+    import sqlite3
+
+    from sqlalchemy import create_engine
+
+    from central.db import create_all
+    from central.ingest import OpsWorker
+    from central.models.registry import Site
+
+    path = tmp_path / "locked.db"
+    eng = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.1})
+    create_all(eng)
+    factory = make_session_factory(eng)
+    with factory() as s:
+        site = Site(name="锁", code="LOCK", created_at=clock.now(), updated_at=clock.now())
+        s.add(site)
+        s.commit()
+    ing = Ingestor(factory, clock)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    events = [pass_event(site, clock.now() + timedelta(seconds=i), "p1") for i in range(3)]
+    ing.on_events(events)
+    assert ing.pending_retries == 1
+    worker = OpsWorker(factory, clock, ingestor=ing)
+    try:
+        assert ing.retry_failed() == 0  # still locked: the batch stays queued
+        assert ing.pending_retries == 1
+        blocker.execute("ROLLBACK")
+        worker.tick()
+        assert ing.pending_retries == 0
+        with factory() as s:
+            assert s.scalar(select(func.count(EventRecord.id))) == 3
+    finally:
+        worker.stop()
+        blocker.close()
+        eng.dispose()
