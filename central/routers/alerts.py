@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 from sqlalchemy import select
 
-from central.deps import ClockDep, CurrentUser, SessionDep, ensure_site_access, require_roles
+from central.deps import ClockDep, SessionDep, ensure_site_access, require_roles
 from central.errors import NotFound
 from central.ingest import ops_runtime
 from central.models.alerts import Alert, AlertRule, Webhook, WebhookDelivery
@@ -253,7 +253,7 @@ def webhook_deliveries(
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204)
-def delete_webhook(*, webhook_id: str, session: SessionDep, user: Manager, _u: CurrentUser) -> None:
+def delete_webhook(*, webhook_id: str, session: SessionDep, user: Manager) -> None:
     hook = session.get(Webhook, webhook_id)
     if hook is None:
         raise NotFound("Webhook 不存在", "webhook not found")
