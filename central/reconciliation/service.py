@@ -159,24 +159,26 @@ class ReconciliationService(CandidateScoring):
         self._apply_assignment(session, ev.site_id, clusterer, assignment, now)
         loc = self.resolver.locate(session, ev.site_id, ev.camera_id, ev.zone_id)
         v = vector / max(float(np.linalg.norm(vector)), 1e-12)
-        session.add(
-            SightingRow(
-                site_id=ev.site_id,
-                cluster_id=assignment.cluster_id,
-                event_id=event_id,
-                at=ev.captured_at,
-                node_id=ev.node_id,
-                camera_id=ev.camera_id,
-                zone_id=ev.zone_id,
-                ring=ev.ring,
-                direction=ev.direction.value,
-                building_id=loc.building_id,
-                unit=loc.unit,
-                quality=ev.quality,
-                embedding=to_bytes(v),
-            )
+        sighting = SightingRow(
+            site_id=ev.site_id,
+            cluster_id=assignment.cluster_id,
+            event_id=event_id,
+            at=ev.captured_at,
+            node_id=ev.node_id,
+            camera_id=ev.camera_id,
+            zone_id=ev.zone_id,
+            ring=ev.ring,
+            direction=ev.direction.value,
+            building_id=loc.building_id,
+            unit=loc.unit,
+            quality=ev.quality,
+            embedding=to_bytes(v),
         )
-        row = session.get(FaceCluster, assignment.cluster_id)
+        session.add(sighting)
+        # With this sighting stored, a split re-divides every sighting (this one included).
+        for new in assignment.split:
+            self._reassign_split(session, clusterer, assignment.cluster_id, new)
+        row = session.get(FaceCluster, sighting.cluster_id)
         if row is not None:
             row.last_seen = max(row.last_seen, ev.captured_at)
             row.first_seen = min(row.first_seen, ev.captured_at)
@@ -207,8 +209,6 @@ class ReconciliationService(CandidateScoring):
             else:
                 write_cluster(row, c)
                 row.updated_at = at
-        for new in a.split:
-            self._reassign_split(session, clusterer, a.cluster_id, new)
 
     def _record_merge(self, session: Session, keep: str, absorbed: str, at: datetime) -> None:
         """Move rows of a merged cluster to the survivor (used by automatic and police merges)."""

@@ -304,3 +304,38 @@ def test_at_most_one_best_thumbnail_per_cluster_and_only_when_allowed(
             assert rows[0].thumbnail == evs[1].snapshot.jpeg() and rows[0].thumbnail_quality == 0.9
         else:
             assert rows[0].thumbnail is None
+
+
+def test_a_split_reassigns_each_sighting_to_its_person(
+    engine: Engine, make_site: Callable[..., Any], lfw_faces: dict[str, Identity]
+) -> None:
+    from central.reconciliation.config import ClusteringConfig
+
+    clock = FakeClock(START.astimezone(timezone.utc))
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        c = helpers.make_compound(s, make_site(), clock.now())
+    # Linkage so loose that two people land in one cluster: the split must undo it.
+    loose = ClusteringConfig(
+        link_threshold=-1.0, centroid_threshold=-1.0, merge_threshold=1.0, split_threshold=0.3
+    )
+    svc = ReconciliationService(ReconciliationConfig(clustering=loose), clock)
+    a, b = (lfw_faces[n] for n in list(lfw_faces)[:2])
+    evs, owner = [], {}
+    for i in range(12):
+        who = a if i % 2 == 0 else b
+        ev = helpers.stranger(c.site_id, helpers.local(0, 8 + i * 0.5, START), who.vectors[i // 2], "in")
+        evs.append(ev)
+        owner[str(ev.event_id)] = who.name
+    res = run(sessions, svc, evs)
+    assert res.splits >= 1
+    with sessions() as s:
+        rows = s.scalars(select(Sighting)).all()
+        by_cluster: dict[str, set[str]] = {}
+        for r in rows:
+            by_cluster.setdefault(r.cluster_id, set()).add(owner[r.event_id])
+        assert len(by_cluster) >= 2
+        assert all(len(names) == 1 for names in by_cluster.values()), by_cluster
+        for cid in by_cluster:
+            row = s.get(FaceCluster, cid)
+            assert row is not None and row.count == sum(1 for r in rows if r.cluster_id == cid)
