@@ -84,15 +84,19 @@ def _audit_verify(args: argparse.Namespace) -> int:
     import json
 
     from central.db import make_engine, make_session_factory
-    from central.services.audit import verify
+    from central.services.audit import check_anchor, verify
 
     settings = _settings(args)
     engine = make_engine(settings.effective_database_url)
+    anchor_ok = None
     with make_session_factory(engine)() as session:
         r = verify(session)
+        if args.anchor:
+            seq, _, digest = args.anchor.partition(":")
+            anchor_ok = check_anchor(session, int(seq), digest)
     engine.dispose()
-    sys.stdout.write(json.dumps(r.__dict__) + "\n")
-    return 0 if r.ok else 1
+    sys.stdout.write(json.dumps({**r.__dict__, "anchor_ok": anchor_ok}) + "\n")
+    return 0 if r.ok and anchor_ok is not False else 1
 
 
 def _audit_purge(args: argparse.Namespace) -> int:
@@ -182,6 +186,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     v = csub.add_parser("audit-verify", help="verify the audit log hash chain (exit 1 if broken)")
     common(v)
+    v.add_argument("--anchor", default=None, help="SEQ:HASH noted from an earlier run (detects truncation)")
     v.set_defaults(func=_audit_verify)
 
     pg = csub.add_parser("audit-purge", help="delete audit records past the retention period (>= 183 days)")

@@ -40,6 +40,8 @@ class VerifyOut(ApiModel):
     last_seq: int | None
     broken_at: int | None
     problem: str
+    last_hash: str | None
+    anchor_ok: bool | None = None
 
 
 @router.get("", response_model=list[AuditOut])
@@ -69,9 +71,22 @@ def list_audit(
 
 
 @router.get("/verify", response_model=VerifyOut)
-def verify_audit(*, session: SessionDep, _admin: Annotated[User, Depends(require_roles(ADMIN))]) -> VerifyOut:
+def verify_audit(
+    *,
+    session: SessionDep,
+    _admin: Annotated[User, Depends(require_roles(ADMIN))],
+    anchor_seq: Annotated[int | None, Query(ge=1)] = None,
+    anchor_hash: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$")] = None,
+) -> VerifyOut:
+    """Walk the hash chain; with ``anchor_seq``/``anchor_hash`` (a ``last_seq``/``last_hash`` noted
+    earlier) also detect a chain cut back or rewritten since then."""
     r = audit.verify(session)
+    anchor_ok = None
+    if anchor_seq is not None and anchor_hash is not None:
+        anchor_ok = audit.check_anchor(session, anchor_seq, anchor_hash)
     return VerifyOut(
+        last_hash=r.last_hash,
+        anchor_ok=anchor_ok,
         ok=r.ok,
         checked=r.checked,
         first_seq=r.first_seq,

@@ -117,6 +117,7 @@ class VerifyResult:
     last_seq: int | None
     broken_at: int | None = None
     problem: str = ""
+    last_hash: str | None = None  # record it elsewhere (an anchor): a later truncation then shows
 
 
 def verify(session: Session, batch: int = 5000) -> VerifyResult:
@@ -150,7 +151,14 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
             checked += 1
         after = rows[-1].seq
         session.expunge_all()
-    return VerifyResult(True, checked, first, last_seq)
+    return VerifyResult(True, checked, first, last_seq, last_hash=prev if checked else None)
+
+
+def check_anchor(session: Session, seq: int, expected_hash: str) -> bool:
+    """Whether record ``seq`` still exists with ``expected_hash`` (an anchor taken earlier by
+    :func:`verify`); a chain cut back before ``seq`` or rewritten from there fails this."""
+    found = session.scalar(select(AuditRecord.hash).where(AuditRecord.seq == seq))
+    return found == expected_hash
 
 
 def purge_expired(session: Session, *, retention_days: int, now: datetime) -> int:

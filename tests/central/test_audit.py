@@ -144,3 +144,18 @@ def test_concurrent_appends_keep_one_chain(engine: Any, clock: FakeClock) -> Non
     with factory() as s:
         r = audit.verify(s)
     assert r.ok and r.checked == 90
+
+
+def test_anchor_detects_a_cut_back_chain(db: Session, clock: FakeClock) -> None:
+    _fill(db, clock, 6)
+    r = audit.verify(db)
+    anchor = (r.last_seq, r.last_hash)
+    assert r.ok and anchor[1] and audit.check_anchor(db, *anchor)  # type: ignore[arg-type]
+    _drop_guard(db)
+    db.execute(
+        delete(AuditRecord).where(AuditRecord.seq >= 5)
+    )  # the tail removed: the chain itself still links
+    db.commit()
+    assert audit.verify(db).ok
+    assert not audit.check_anchor(db, *anchor)  # type: ignore[arg-type]
+    _restore_guard(db)

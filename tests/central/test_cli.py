@@ -41,6 +41,8 @@ def test_migrate_create_user_verify(
     assert main(["central", "audit-verify"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] is True and out["checked"] == 1
+    assert main(["central", "audit-verify", "--anchor", f"1:{out['last_hash']}"]) == 0
+    assert main(["central", "audit-verify", "--anchor", f"1:{'0' * 64}"]) == 1
     assert main(["central", "audit-purge"]) == 0
 
 
