@@ -16,7 +16,7 @@ class RecognitionConfig(StrictModel):
 
     pack: str = Field("faceplugin", description="model pack for the embedder, landmarks and liveness")
     detector: DetectorName = Field(
-        "yunet",
+        "rfb320",
         description="face detector: yunet, rfb320 (+68 landmarks) or scrfd (InsightFace packs)",
     )
     detector_pack: str | None = Field(
