@@ -132,7 +132,7 @@ class Proc:
 class MosquittoProc(Proc):
     name = "mosquitto"
 
-    def __init__(self, workdir: Path, binary: str) -> None:
+    def __init__(self, workdir: Path, binary: str, log_messages: bool = False) -> None:
         super().__init__(workdir)
         self.port = free_port()
         data = workdir / "data"
@@ -150,11 +150,29 @@ class MosquittoProc(Proc):
                     "max_inflight_messages 1000",
                     "max_queued_messages 1000000",
                     "max_packet_size 67108864",
+                    # every PUBLISH sent, with the receiving client id: who consumed what
+                    *(["log_type all", "log_timestamp true"] if log_messages else []),
                     "",
                 ]
             )
         )
         self.binary = binary
+
+    def deliveries_by_client(self, topic_part: str = "/events/") -> dict[str, int]:
+        """How many PUBLISH packets on ``topic_part`` topics the broker sent to each client
+        (needs ``log_messages=True``); redeliveries count again."""
+        counts: dict[str, int] = {}
+        path = self.workdir / f"{self.name}.log"
+        if not path.exists():
+            return counts
+        for line in path.read_text(errors="replace").splitlines():
+            marker = "Sending PUBLISH to "
+            at = line.find(marker)
+            if at < 0 or topic_part not in line:
+                continue
+            client = line[at + len(marker) :].split(" ", 1)[0]
+            counts[client] = counts.get(client, 0) + 1
+        return counts
 
     def argv(self) -> list[str]:
         return [self.binary, "-c", str(self.conf)]

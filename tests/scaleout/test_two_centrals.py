@@ -47,7 +47,7 @@ def test_two_centrals_one_killed_mid_stream(tmp_path: Path, pg_url: str) -> None
     assert binary is not None, "mosquitto is required (make setup)"
     keys = make_keys(tmp_path / "keys")
     prepare_database(pg_url, tmp_path / "migrate", keys)
-    broker = MosquittoProc(tmp_path / "broker", binary)
+    broker = MosquittoProc(tmp_path / "broker", binary, log_messages=True)
     broker.start()
     centrals = [CentralProc(tmp_path / f"central-{i}", i, pg_url, broker.port, keys) for i in (1, 2)]
     edge = EdgeProc(
@@ -65,11 +65,14 @@ def test_two_centrals_one_killed_mid_stream(tmp_path: Path, pg_url: str) -> None
             time.sleep(0.1)
         centrals[0].kill()
         killed_at = len(Ledger.read(edge.ledger).events)
+        # both instances took a share of the stream before the kill (consumer ids: anju-central-…)
+        before_kill = {c: n for c, n in broker.deliveries_by_client().items() if c.startswith("anju-central")}
+        assert len(before_kill) == 2 and all(n > 0 for n in before_kill.values()), before_kill
         edge.wait_drained(300)
         ledger = Ledger.read(edge.ledger)
         assert len(ledger.events) == EVENTS
         check = wait_settled(pg_url, ledger, 120)
-        print(f"killed central-1 after {killed_at} events; {check}")
+        print(f"killed central-1 after {killed_at} events (deliveries then: {before_kill}); {check}")
         assert check.lost == 0, check
         assert check.duplicates == 0, check
         assert check.stored_raw == EVENTS, check
