@@ -196,6 +196,7 @@ def test_import_shows_row_errors_then_imports(result: dict[str, Any]) -> None:
     assert result["progress"] == "100"
     assert "新增 2" in result["importOk"]
     assert result["personsRows"] >= 3
+    assert result["houseQr"] > 50, "the rental house QR renders"
 
 
 def test_site_plan_markers_and_dashboard(result: dict[str, Any]) -> None:

@@ -124,6 +124,14 @@ scenario(async ({ context }) => {
   await page.goto(`${BASE_URL}/#/houses`);
   await page.waitForSelector('table.data');
   await shot(page, 'property-houses');
+  // The rental house's QR (for the door; grid workers scan it on visits).
+  await page.click('table.data tbody tr:has-text("502") button[data-action="qr"]');
+  await page.waitForFunction(() => {
+    const img = document.querySelector('#house-qr');
+    return img && img.complete && img.naturalWidth > 50;
+  });
+  out.houseQr = await page.$eval('#house-qr', (img) => img.naturalWidth);
+  await page.keyboard.press('Escape');
 
   // --- site plan: upload the plan image, place the camera and the door
   await page.goto(`${BASE_URL}/#/siteplan`);
