@@ -205,3 +205,5 @@ export async function loadSnapshot(path, img) {
 }
 
 export const feed = new Feed();
+// Diagnostics for support staff (and the browser tests): the live feed's state in devtools.
+window.anjuFeed = feed;

@@ -52,8 +52,18 @@ scenario(async ({ context }) => {
   const playsAfter = await page.evaluate(() => window.__plays);
   const badge = await page.textContent('#alert-badge');
   await shot(page, 'guard-alert-wall-medium');
+
+  // The feed drops (network blip, central restart): an urgent alert raised meanwhile still pops
+  // up once the console reconnects and catches up.
+  await page.evaluate(() => { window.anjuFeed.retry = 3000; window.anjuFeed.ws.close(); });
+  await page.waitForSelector('#live-dot[data-state="closed"]');
+  process.stdout.write('OFFLINE\n');
+  await readLine();
+  const late = await page.waitForSelector('.popup[data-kind="tailgating"]', { timeout: 30000 });
+  const lateId = await late.getAttribute('data-id');
+  await page.waitForSelector('#live-dot[data-state="open"]');
   return {
     latencyMs: popupAt - publishedAt, title, evidence, plays, note: NOTE, cardText, deviceText,
-    quietPopup: quietPopup !== null, quietPlays: playsAfter - plays, badge,
+    quietPopup: quietPopup !== null, quietPlays: playsAfter - plays, badge, lateId,
   };
 });
