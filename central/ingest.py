@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from anju.clock import Clock
 from anju.config import StrictModel
 from central.services.alerts import AlertEngine
+from central.services.doors import mark_executed
 from central.services.notify import AlertSink, FanOut, WebhookPolicy, deliver_due
 from central.services.retention import RetentionSettings, run_retention
 from central.services.visitors import expire_passes, record_visits
@@ -86,6 +87,7 @@ class Ingestor:
         with self.session_factory() as session:
             records = record_events(session, events, self.clock.now())
             record_visits(session, records)
+            mark_executed(session, events, self.clock.now())  # remote door commands the edge carried out
             messages = self.engine.on_records(session, records)
             session.commit()
         self.events_recorded += len(records)

@@ -12,6 +12,7 @@ from central.routers import alerts as alerts
 from central.routers import audit as audit
 from central.routers import auth as auth
 from central.routers import console_siteplan as console_siteplan
+from central.routers import doors as doors
 from central.routers import enrolment as enrolment
 from central.routers import events as events
 from central.routers import live as live
@@ -38,5 +39,6 @@ ROUTERS: list[APIRouter] = [
     alerts.router,
     visitors.router,
     vehicles.router,
+    doors.router,
     reconciliation.router,
 ]
