@@ -229,6 +229,7 @@ def browser(console_server: ConsoleServer) -> Iterator[Callable[..., ScenarioRun
     runs: list[ScenarioRun] = []
 
     def start(name: str, **env: str) -> ScenarioRun:
+        (SCREENSHOTS / f"failure-{name}.png").unlink(missing_ok=True)  # only this run's failure is kept
         full_env = {
             **os.environ,
             "BASE_URL": console_server.base_url,
