@@ -13,7 +13,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from central.db import Base, IdMixin, TimestampMixin, UTCDateTime
 
-# sent: on the broker; executed: the edge reported the door state; failed: never reached the broker
+# sent: on the broker; executed: the edge reported the door state; failed: never reached the broker.
+# Lists also show "expired": sent, but not confirmed before expires_at (see services.doors).
 COMMAND_STATUSES = ("pending", "sent", "executed", "failed")
 
 

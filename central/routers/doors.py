@@ -74,13 +74,22 @@ def open_door(
 def list_commands(
     *,
     session: SessionDep,
+    clock: ClockDep,
     user: Operator,
     site_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[DoorCommandRecord]:
+) -> list[DoorCommandOut]:
+    """Recent commands, newest first; ``status`` is pending/sent/executed/failed or expired
+    (sent but never confirmed by the door before it expired)."""
     if site_id is not None:
         ensure_site_access(user, site_id)
         site_ids: list[str] | None = [site_id]
     else:
         site_ids = None if user.role == ADMIN else list(user.site_ids)
-    return door_service.list_commands(session, site_ids=site_ids, limit=limit)
+    now = clock.now()
+    out = []
+    for rec in door_service.list_commands(session, site_ids=site_ids, limit=limit):
+        item = DoorCommandOut.model_validate(rec)
+        item.status = door_service.effective_status(rec, now)
+        out.append(item)
+    return out

@@ -164,6 +164,14 @@ def list_commands(
     return list(session.scalars(query))
 
 
+def effective_status(rec: DoorCommandRecord, now: datetime) -> str:
+    """``expired`` for a sent command the door never confirmed before it expired (the edge ignores
+    late commands, or it was offline); otherwise the stored status."""
+    if rec.status == "sent" and now > rec.expires_at:
+        return "expired"
+    return rec.status
+
+
 def mark_executed(session: Session, events: Sequence[Event], now: datetime) -> int:
     """Mark the commands whose door events (with ``command_id``) arrived as executed (not committed).
 

@@ -4,6 +4,7 @@ and the edge's door event (with ``command_id``) marking the command executed."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -162,3 +163,33 @@ def test_door_event_with_command_id_marks_executed(
     assert done.executed_at == clock.now() and done.error == ""
     listed = client.get(f"{API}/doors/commands", params={"site_id": site.id}, headers=guard).json()
     assert listed[0]["status"] == "executed"
+
+
+def test_sent_but_unconfirmed_command_lists_as_expired(
+    client: TestClient, db: Session, clock: FakeClock, make_site, login
+) -> None:
+    site = make_site()
+    door = make_device(db, site, clock)
+    user, guard = login("guard", [site.id])
+    now = clock.now()
+    rec = DoorCommandRecord(
+        site_id=site.id,
+        device_id=door.id,
+        door_code=door.code,
+        node_id=door.node_id,
+        user_id=user.id,
+        requested_by=user.username,
+        reason="访客",
+        issued_at=now,
+        expires_at=now + timedelta(seconds=30),
+        status="sent",
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(rec)
+    db.commit()
+    listed = client.get(f"{API}/doors/commands", params={"site_id": site.id}, headers=guard).json()
+    assert listed[0]["status"] == "sent"
+    clock.advance(31)
+    listed = client.get(f"{API}/doors/commands", params={"site_id": site.id}, headers=guard).json()
+    assert listed[0]["status"] == "expired"

@@ -28,7 +28,8 @@ export async function deviceStatus() {
   };
 }
 
-export const DOOR_OPEN = '/devices/{device_id}/open';
+export const DOOR_OPEN = '/doors/{device_id}/open';
+export const DOOR_COMMANDS = '/doors/commands';
 
 /** The remote-open button, disabled with a reason where the server has no door-command endpoint. */
 export async function openDoorButton(door, small = true) {
@@ -48,13 +49,42 @@ export async function openDoorDialog(door) {
     id: 'confirm-open', label: t('devices.open'), kind: 'danger',
     run: async () => {
       if (!reason.value.trim()) { reason.focus(); return undefined; }
+      let sent;
       try {
-        await post(`/devices/${encodeURIComponent(door.id)}/open`, { reason: reason.value.trim() });
-        toast(t('devices.opened'), 'ok');
-        return true;
+        sent = await post(`/doors/${encodeURIComponent(door.id)}/open`, { reason: reason.value.trim() });
       } catch (err) { showError(err); return undefined; }
+      toast(t('devices.opened'), 'ok');
+      confirmExecuted(sent).catch(() => undefined);
+      return true;
     },
   }]);
+}
+
+const COMMAND_TAG = { executed: 'ok', sent: 'pending', pending: 'pending' };
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+/** Follow a sent command until the door reports it (the edge's door event carries its id). */
+async function confirmExecuted(sent) {
+  if (!sent || !sent.id) return;
+  for (let i = 0; i < 20; i += 1) {
+    await sleep(500);
+    const cmd = items(await get(DOOR_COMMANDS, { site_id: sent.site_id })).find((c) => c.id === sent.id);
+    if (cmd && cmd.status === 'executed') { toast(t('devices.openConfirmed'), 'ok'); return; }
+    if (cmd && cmd.status !== 'sent') break;
+  }
+  toast(t('devices.openUnconfirmed'));
+}
+
+/** Recent remote door commands with their status (who, why, whether the door confirmed). */
+async function commandsPanel() {
+  const cmds = items(await get(DOOR_COMMANDS));
+  return h('div', { class: 'panel', style: { marginTop: '12px' } }, h('h2', {}, t('devices.commands')), dataTable([
+    { key: 'issued_at', label: t('field.time'), render: (c) => fmtTime(c.issued_at) },
+    { key: 'door_code', label: t('devices.door') },
+    { key: 'requested_by', label: t('devices.requestedBy') },
+    { key: 'reason', label: t('field.reason') },
+    { key: 'status', label: t('field.status'), render: (c) => tag(COMMAND_TAG[c.status] || 'offline', tv('doorCommand', c.status)) },
+  ], cmds));
 }
 
 export async function render(main, { user }) {
@@ -82,6 +112,8 @@ export async function render(main, { user }) {
       { key: 'state', label: t('field.status'), render: (d) => tag(d.state, tv('doorState', d.state)) },
       { key: '_actions', label: '', render: (d) => buttons.get(d.id) || '' },
     ], st.doors))));
+  const caps = await capabilities();
+  if (canOpen && caps.has('GET', DOOR_COMMANDS)) main.append(await commandsPanel());
   const timer = setInterval(async () => {
     // Status changes arrive as events; a light poll keeps this page honest without a reload.
     try {
