@@ -76,11 +76,12 @@ async function confirmExecuted(sent) {
 }
 
 /** Recent remote door commands with their status (who, why, whether the door confirmed). */
-async function commandsPanel() {
+async function commandsPanel(doors) {
+  const names = new Map(doors.map((d) => [d.id, d.name]));
   const cmds = items(await get(DOOR_COMMANDS));
   return h('div', { class: 'panel', style: { marginTop: '12px' } }, h('h2', {}, t('devices.commands')), dataTable([
     { key: 'issued_at', label: t('field.time'), render: (c) => fmtTime(c.issued_at) },
-    { key: 'door_code', label: t('devices.door') },
+    { key: 'door_code', label: t('devices.door'), render: (c) => names.get(c.device_id) || c.door_code },
     { key: 'requested_by', label: t('devices.requestedBy') },
     { key: 'reason', label: t('field.reason') },
     { key: 'status', label: t('field.status'), render: (c) => tag(COMMAND_TAG[c.status] || 'offline', tv('doorCommand', c.status)) },
@@ -113,7 +114,7 @@ export async function render(main, { user }) {
       { key: '_actions', label: '', render: (d) => buttons.get(d.id) || '' },
     ], st.doors))));
   const caps = await capabilities();
-  if (canOpen && caps.has('GET', DOOR_COMMANDS)) main.append(await commandsPanel());
+  if (canOpen && caps.has('GET', DOOR_COMMANDS)) main.append(await commandsPanel(st.doors));
   const timer = setInterval(async () => {
     // Status changes arrive as events; a light poll keeps this page honest without a reload.
     try {
