@@ -133,7 +133,11 @@ class AlertWatcher:
             if at is None:
                 missing += 1
                 continue
-            out.append((at - datetime.fromisoformat(iso)).total_seconds() * 1000)
+            try:
+                captured_at = datetime.fromisoformat(iso)
+            except ValueError:  # a ledger line cut short by the edge's SIGKILL
+                continue
+            out.append((at - captured_at).total_seconds() * 1000)
         return out, missing
 
     def close(self) -> None:

@@ -149,6 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     gen = Generator(link, args.seed + os.getpid(), args.passes_only)
     start = time.monotonic()
     steps = 0
+    if args.ledger.exists() and args.ledger.stat().st_size > 0:
+        with args.ledger.open("rb") as f:
+            f.seek(-1, os.SEEK_END)
+            cut_short = f.read(1) != b"\n"
+        if cut_short:  # the killed predecessor died mid-line: keep our lines whole
+            with args.ledger.open("a", encoding="utf-8") as f:
+                f.write("\n")
     with args.ledger.open("a", encoding="utf-8") as ledger:
         while True:
             if args.count and steps >= args.count:

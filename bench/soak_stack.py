@@ -396,6 +396,13 @@ def prepare_database(database_url: str, env_dir: Path, keys: SiteKeys) -> None:
     engine.dispose()
 
 
+def _is_uuid(text: str) -> bool:
+    try:
+        return len(text) == 36 and str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
 @dataclass
 class Ledger:
     """What the edge promised to deliver: event id → (kind, direction, captured_at)."""
@@ -406,9 +413,12 @@ class Ledger:
     def read(cls, path: Path) -> Ledger:
         events: dict[str, tuple[str, str, str]] = {}
         if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            # a SIGKILL can cut the last line short: only lines ended by a newline count
+            for line in path.read_text(encoding="utf-8").split("\n")[:-1]:
+                # the outbox held the event before its line was written, so a whole event id is a
+                # promise even when the rest of a cut line is not
                 parts = line.split()
-                if len(parts) == 4:  # a SIGKILL can cut the last line short
+                if len(parts) == 4 and _is_uuid(parts[0]):
                     events[parts[0]] = (parts[1], parts[2], parts[3])
         return cls(events)
 
