@@ -8,9 +8,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -27,7 +29,7 @@ from edge.doors import SimulatedDoor
 from gateway.config import BrokerConfig, EdgeLinkConfig
 from gateway.edge_link import EdgeLink
 from gateway.outbox import Outbox
-from gateway.signing import Signer, generate_private_key, save_private_key, save_public_key
+from gateway.signing import Signer, generate_private_key, load_private_key, save_private_key, save_public_key
 from tests.central.conftest import SECRET
 from tests.gateway.broker import Broker
 
@@ -52,9 +54,18 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         b.stop()
 
 
-def test_remote_open_reaches_the_door_and_is_confirmed(
-    engine: Engine, tmp_path: Path, clock: FakeClock, login, broker: Broker
-) -> None:
+@dataclass
+class Rig:
+    app: FastAPI
+    settings: CentralSettings
+    site_id: str
+    device_id: str
+    node_key: Path
+
+
+def central_with_door(engine: Engine, tmp_path: Path, clock: FakeClock, broker: Broker) -> Rig:
+    """Central (its gateway link on ``broker``) with one site, door ``door-1`` on node ``node-1``,
+    and that node's signing key registered."""
     site_id = f"site-{uuid.uuid4().hex[:8]}"
     node_keys = tmp_path / "node-keys"
     node_keys.mkdir()
@@ -94,14 +105,26 @@ def test_remote_open_reaches_the_door_and_is_confirmed(
         )
         db.add(device)
         db.commit()
-        device_id = device.id
+        return Rig(app, settings, site_id, device.id, tmp_path / "node-1.pem")
+
+
+def central_public_key(rig: Rig) -> Path:
+    path = key_path(rig.settings).with_suffix(".pub.pem")
+    save_public_key(app_signer(rig.app).public_key, path)
+    return path
+
+
+def test_remote_open_reaches_the_door_and_is_confirmed(
+    engine: Engine, tmp_path: Path, clock: FakeClock, login, broker: Broker
+) -> None:
+    rig = central_with_door(engine, tmp_path, clock, broker)
+    app, site_id, device_id = rig.app, rig.site_id, rig.device_id
     user, guard = login("guard", [site_id])
 
     door = SimulatedDoor("door-1", clock)
     commands: list[DoorCommand] = []
     with TestClient(app) as client:  # the lifespan starts central's gateway link on the broker
-        central_pub = key_path(settings).with_suffix(".pub.pem")
-        save_public_key(app_signer(app).public_key, central_pub)
+        central_pub = central_public_key(rig)
         edge = EdgeLink(
             EdgeLinkConfig(
                 site_id=site_id,
@@ -111,7 +134,7 @@ def test_remote_open_reaches_the_door_and_is_confirmed(
                 central_public_keys=[central_pub],
             ),
             Outbox(tmp_path / "outbox.db", 64 * 1024 * 1024, clock, synchronous="NORMAL"),
-            Signer("node-1", node_key),
+            Signer("node-1", load_private_key(rig.node_key)),
             clock,
         )
         done = threading.Event()
@@ -166,3 +189,66 @@ def test_remote_open_reaches_the_door_and_is_confirmed(
         finally:
             edge.stop()
             edge.outbox.close()
+
+
+def test_remote_open_through_a_real_edge_node(
+    engine: Engine, tmp_path: Path, clock: FakeClock, login, broker: Broker
+) -> None:
+    """The real edge node (``edge.app.EdgeNode``, its own gateway link from its config) verifies the
+    command, releases its simulated door and reports the state with the command's id."""
+    from edge.app import EdgeNode
+    from edge.config import EdgeConfig
+    from recognition.config import RecognitionConfig
+    from recognition.pipeline import FacePipeline
+
+    rig = central_with_door(engine, tmp_path, clock, broker)
+    _, guard = login("guard", [rig.site_id])
+    _, pm = login("property_manager", [rig.site_id])
+    door = SimulatedDoor("door-1", clock)
+    with TestClient(rig.app) as client:
+        cfg = EdgeConfig.model_validate(
+            {
+                "site_id": rig.site_id,
+                "node_id": "node-1",
+                "data_dir": str(tmp_path / "edge"),
+                "cameras": [],
+                "doors": [{"id": "door-1", "open_time_s": 1.0, "held_open_s": 2.0}],
+                "metrics": {"port": 0},
+                "gateway": {
+                    "site_id": rig.site_id,
+                    "node_id": "node-1",
+                    "broker": {"host": "127.0.0.1", "port": broker.port},
+                    "signing_key": str(rig.node_key),
+                    "central_public_keys": [str(central_public_key(rig))],
+                },
+            }
+        )
+        pipeline = FacePipeline.from_config(RecognitionConfig())
+        node = EdgeNode(cfg, clock=clock, pipeline_factory=lambda: pipeline, door_drivers={"door-1": door})
+        node.start()
+        try:
+            assert node.link is not None and node.link.wait_ready(30)
+            r = client.post(
+                f"{API}/doors/{rig.device_id}/open", json={"reason": "住户忘带门卡"}, headers=guard
+            )
+            assert r.status_code == 202, r.text
+            assert door.opened.wait(30), "the edge node did not release the door"
+
+            def status(command_id: str) -> str:
+                listed = client.get(
+                    f"{API}/doors/commands", params={"site_id": rig.site_id}, headers=guard
+                ).json()
+                return str(next(c["status"] for c in listed if c["id"] == command_id))
+
+            wait_for(lambda: status(r.json()["id"]) == "executed")
+            # a property manager may open it too; each command is confirmed on its own
+            clock.advance(5)  # past open_time_s: the controller relocks the door
+            wait_for(lambda: not door.released)
+            door.opened.clear()
+            r2 = client.post(f"{API}/doors/{rig.device_id}/open", json={"reason": "维修进场"}, headers=pm)
+            assert r2.status_code == 202 and r2.json()["id"] != r.json()["id"]
+            assert door.opened.wait(30)
+            wait_for(lambda: status(r2.json()["id"]) == "executed")
+            assert door.open_count == 2
+        finally:
+            node.stop()
