@@ -124,10 +124,12 @@ def open_door(
             error = f"broker did not accept the command: {exc}"[:256]
     rec.updated_at = now
     if error:
+        # paho may still deliver a queued QoS 1 message if the broker returns before expires_at;
+        # the door's event would then mark this row executed, so the list stays truthful.
         rec.status, rec.error = "failed", error
         session.commit()
         raise DoorLinkUnavailable(
-            "无法连接门禁网关，开门指令未发出（已记录）",
+            "门禁网关未连接，开门指令未能送达（已记录）",
             f"the door command could not be sent (recorded): {error}",
         )
     rec.status = "sent"
