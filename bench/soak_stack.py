@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SITE_ID = "soak-site"
+# The soak's console user (throwaway database only): reads the live alert feed.
+SOAK_USER = "soak-admin"
+SOAK_PASSWORD = "soak-password-not-for-production"
 NODE_ID = "gate-main"
 
 
@@ -365,6 +368,28 @@ def prepare_database(database_url: str, env_dir: Path, keys: SiteKeys) -> None:
     )
     if out.returncode != 0:
         raise StackError(f"central migrate failed: {out.stderr.decode(errors='replace')[-2000:]}")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "anju.cli",
+            "central",
+            "create-user",
+            "--username",
+            SOAK_USER,
+            "--role",
+            "admin",
+            "--display-name",
+            "压测 soak",
+            "--password-stdin",
+        ],
+        input=SOAK_PASSWORD.encode(),
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    if out.returncode != 0 and b"exists" not in out.stderr:
+        raise StackError(f"central create-user failed: {out.stderr.decode(errors='replace')[-2000:]}")
     from datetime import datetime, timezone
 
     from sqlalchemy.orm import Session
