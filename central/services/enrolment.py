@@ -71,6 +71,9 @@ _QUALITY_ZH = {
 }
 
 
+_SECOND_FACE_MIN_SCORE = 0.9  # see embed_photo
+
+
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -100,12 +103,15 @@ def embed_photo(
         raise _photo_error("未检测到人脸", "no face found")
     best = max(faces, key=lambda f: f.detection.width * f.detection.height)
     # Other faces that matter: confident detections, not overlapping the main face (the same face
-    # found twice), and not tiny background faces.
+    # found twice), and not tiny background faces. "Confident" is stricter than the detector's own
+    # threshold: the RFB-320 detector sometimes scores background texture (paintings, foliage) at
+    # 0.7-0.8, while a real second person in a photo scores above 0.9.
     others = [
         f
         for f in faces
         if f is not best
         and "low_detector_score" not in f.quality.reasons
+        and f.detection.score >= _SECOND_FACE_MIN_SCORE
         and _iou(f.detection.box, best.detection.box) < 0.3
         and f.detection.width * f.detection.height > 0.25 * best.detection.width * best.detection.height
     ]
