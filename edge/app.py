@@ -137,7 +137,8 @@ class EdgeNode:
         threshold = (
             cfg.decision.match_threshold
             if cfg.decision.match_threshold is not None
-            else probe.match_threshold
+            # A gate searches the whole whitelist (1:N): use the open-set threshold, not the 1:1 one.
+            else getattr(probe, "open_set_threshold", probe.match_threshold)
         )
         dim = int(getattr(getattr(probe, "embedder", None), "dim", 512))
         self.whitelist = LocalWhitelist(cfg.site_id, probe.model_id, dim, threshold, self.clock, store)

@@ -102,7 +102,10 @@ class DecisionConfig(StrictModel):
     min_consistent_matches: int = Field(2, ge=1, le=20, description="matches of one person needed")
     evidence_window_s: float = Field(2.0, gt=0, le=30, description="matches older than this are forgotten")
     match_threshold: float | None = Field(
-        None, ge=-1, le=1, description="override the model's threshold (None = model default)"
+        None,
+        ge=-1,
+        le=1,
+        description="override the model's 1:N threshold (None = the pack's open-set threshold)",
     )
     watchlist_threshold: float | None = Field(
         None,

@@ -31,6 +31,12 @@ class EmbedderParams(StrictModel):
     std: float = Field(gt=0, description="divides every pixel value after the mean")
     match_threshold: float = Field(ge=-1.0, le=1.0, description="calibrated cosine threshold")
     threshold_note: str = Field(description="how the threshold was calibrated")
+    open_set_threshold: float | None = Field(
+        default=None,
+        ge=-1.0,
+        le=1.0,
+        description="1:N gate threshold (open-set, FPIR-calibrated); None = match_threshold",
+    )
 
 
 class ArchiveSource(StrictModel):

@@ -35,12 +35,15 @@ class FacePipeline:
         embedder: ArcFaceEmbedder,
         liveness_model: LivenessModel | None,
         match_threshold: float,
+        *,
+        open_set_threshold: float | None = None,
     ) -> None:
         self.cfg = cfg
         self.detector = detector
         self.embedder = embedder
         self.liveness_model = liveness_model
         self._match_threshold = match_threshold
+        self._open_set_threshold = open_set_threshold if open_set_threshold is not None else match_threshold
 
     @classmethod
     def from_config(cls, cfg: RecognitionConfig, model_dir: Path | None = None) -> FacePipeline:
@@ -72,12 +75,24 @@ class FacePipeline:
         threshold = (
             cfg.match_threshold if cfg.match_threshold is not None else emb_file.embedder.match_threshold
         )
-        return cls(cfg, detector, embedder, live, threshold)
+        open_set = (
+            cfg.match_threshold
+            if cfg.match_threshold is not None
+            else (emb_file.embedder.open_set_threshold or emb_file.embedder.match_threshold)
+        )
+        return cls(cfg, detector, embedder, live, threshold, open_set_threshold=open_set)
 
     @property
     def model_id(self) -> str:
         """Id of the embedding model: ``pack/file@sha256-prefix``; stored with every template."""
         return self.embedder.model_id
+
+    @property
+    def open_set_threshold(self) -> float:
+        """Cosine threshold for a 1:N whitelist search (gates): the pack's FPIR-calibrated value,
+        higher than the 1:1 ``match_threshold`` because a probe is compared with every enrolled
+        person. The config's ``match_threshold`` override wins when set."""
+        return self._open_set_threshold
 
     @property
     def match_threshold(self) -> float:
