@@ -229,6 +229,7 @@ class OpsRuntime:
         *,
         whitelist: WhitelistCompiler | None = None,
         extra_sinks: list[AlertSink] | None = None,
+        retention: RetentionSettings | None = None,
     ) -> None:
         from central.services.notify import AlertHub
 
@@ -236,7 +237,12 @@ class OpsRuntime:
         self.notifier = FanOut([self.hub, *(extra_sinks or [])])
         self.ingestor = Ingestor(session_factory, clock, self.notifier)
         self.worker = OpsWorker(
-            session_factory, clock, notifier=self.notifier, whitelist=whitelist, ingestor=self.ingestor
+            session_factory,
+            clock,
+            notifier=self.notifier,
+            whitelist=whitelist,
+            ingestor=self.ingestor,
+            retention=retention,
         )
 
 
@@ -251,7 +257,9 @@ def ops_runtime(app: Any) -> OpsRuntime:
         with _RUNTIME_LOCK:
             runtime = extras.get("ops")
             if runtime is None:
-                runtime = OpsRuntime(app.state.session_factory, app.state.clock)
+                runtime = OpsRuntime(
+                    app.state.session_factory, app.state.clock, retention=app.state.settings.retention
+                )
                 extras["ops"] = runtime
     assert isinstance(runtime, OpsRuntime)
     return runtime

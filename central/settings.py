@@ -65,6 +65,20 @@ class EnrolmentSettings(StrictModel):
     )
 
 
+class RetentionSettings(StrictModel):
+    """Days each record type is kept."""
+
+    pass_days: int = Field(180, ge=1, le=36500, description="in/out (pass) records")
+    stranger_days: int = Field(90, ge=1, le=36500, description="stranger and liveness-failure records")
+    vehicle_days: int = Field(180, ge=1, le=36500, description="vehicle plate records")
+    other_event_days: int = Field(90, ge=1, le=36500, description="status, heartbeat and other records")
+    alert_days: int = Field(365, ge=1, le=36500, description="resolved alerts")
+    visit_days: int = Field(180, ge=1, le=36500, description="visit records")
+    delivery_days: int = Field(30, ge=1, le=36500, description="webhook delivery log")
+    whitelist_version_days: int = Field(30, ge=1, le=36500, description="published whitelist versions")
+    batch: int = Field(5000, ge=100, le=100000, description="rows deleted per statement")
+
+
 class CentralSettings(BaseSettings):
     """Everything the central service needs; each sub-model is one component's slice."""
 
@@ -84,6 +98,7 @@ class CentralSettings(BaseSettings):
     mqtt: MqttLinkSettings = Field(default_factory=MqttLinkSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     enrolment: EnrolmentSettings = Field(default_factory=EnrolmentSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> CentralSettings:

@@ -11,31 +11,18 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from pydantic import Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, aliased
 
-from anju.config import StrictModel
 from central.models.alerts import Alert, WebhookDelivery
 from central.models.events import EventRecord
 from central.models.visitors import Visit
 from central.models.zones import WhitelistChange, WhitelistVersion
+from central.settings import RetentionSettings
 
 log = logging.getLogger(__name__)
 
-
-class RetentionSettings(StrictModel):
-    """Days each record type is kept."""
-
-    pass_days: int = Field(180, ge=1, le=36500, description="in/out (pass) records")
-    stranger_days: int = Field(90, ge=1, le=36500, description="stranger and liveness-failure records")
-    vehicle_days: int = Field(180, ge=1, le=36500, description="vehicle plate records")
-    other_event_days: int = Field(90, ge=1, le=36500, description="status, heartbeat and other records")
-    alert_days: int = Field(365, ge=1, le=36500, description="resolved alerts")
-    visit_days: int = Field(180, ge=1, le=36500, description="visit records")
-    delivery_days: int = Field(30, ge=1, le=36500, description="webhook delivery log")
-    whitelist_version_days: int = Field(30, ge=1, le=36500, description="published whitelist versions")
-    batch: int = Field(5000, ge=100, le=100000, description="rows deleted per statement")
+__all__ = ["RetentionSettings", "run_retention"]
 
 
 def _purge_events(

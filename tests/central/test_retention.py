@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -79,3 +81,23 @@ def test_periods_per_record_type(engine: Engine, db: Session, clock: FakeClock, 
     assert kinds() == ["pass"]
     run_retention(db, settings, t0 + timedelta(days=111))
     assert kinds() == []
+
+
+def test_periods_come_from_central_settings(
+    monkeypatch: pytest.MonkeyPatch, engine: Engine, clock: FakeClock, tmp_path: Path
+) -> None:
+    """ANJU_RETENTION__* configures the periods the app's ops worker purges with."""
+    from central.app import create_app
+    from central.ingest import ops_runtime
+    from central.settings import CentralSettings
+    from tests.central.conftest import SECRET
+
+    monkeypatch.setenv("ANJU_RETENTION__PASS_DAYS", "30")
+    monkeypatch.setenv("ANJU_RETENTION__STRANGER_DAYS", "7")
+    settings = CentralSettings(environment="test", secret_key=SECRET, data_dir=tmp_path)
+    assert settings.retention.pass_days == 30 and settings.retention.stranger_days == 7
+    app = create_app(settings, clock=clock, engine=engine)
+    assert ops_runtime(app).worker.retention == settings.retention
+    monkeypatch.setenv("ANJU_RETENTION__PASS_DAYS", "0")
+    with pytest.raises(ValueError):
+        CentralSettings(environment="test", secret_key=SECRET, data_dir=tmp_path)
