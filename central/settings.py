@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from anju.config import ConfigError, StrictModel, format_validation_error, load_yaml
+from central.reconciliation.config import ReconciliationConfig
 from recognition.config import RecognitionConfig
 
 DEFAULT_SECRET = "change-me-development-only"
@@ -99,6 +100,9 @@ class CentralSettings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     enrolment: EnrolmentSettings = Field(default_factory=EnrolmentSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    reconciliation: ReconciliationConfig = Field(
+        default_factory=ReconciliationConfig, description="一标三实 clustering, scoring and grid-work periods"
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> CentralSettings:

@@ -79,12 +79,11 @@ class ReconciliationWorker:
 
 def app_service(app: Any) -> ReconciliationService:
     """The app's one reconciliation service (shared with the router)."""
-    from central.reconciliation.config import ReconciliationConfig
 
     extras: dict[str, Any] = app.state.services.extras
     svc = extras.get(EXTRA_KEY)
     if svc is None:
-        svc = ReconciliationService(ReconciliationConfig(), app.state.clock)
+        svc = ReconciliationService(app.state.settings.reconciliation, app.state.clock)
         extras[EXTRA_KEY] = svc
     if not isinstance(svc, ReconciliationService):
         raise TypeError("app.state.services.extras['reconciliation'] is not a ReconciliationService")
