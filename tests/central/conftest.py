@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.orm import Session
 
 from anju.clock import FakeClock
@@ -68,6 +68,14 @@ def _clear_all(eng: Engine) -> None:
         conn.execute(text("SELECT set_config('anju.audit_purge', 'on', true)"))  # audit_log is append-only
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
+        # The gateway's raw event store lives in the same database (tests create it on demand):
+        # a leftover event would be "caught up" by the next test's ingestor.
+        from gateway.store import metadata as gateway_metadata
+
+        present = set(inspect(conn).get_table_names())
+        for table in reversed(gateway_metadata.sorted_tables):
+            if table.name in present:
+                conn.execute(table.delete())
 
 
 @pytest.fixture(scope="session")
