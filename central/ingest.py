@@ -83,12 +83,15 @@ class Ingestor:
 
     def _process(self, events: list[Event]) -> None:
         from central.services.events import record_events
+        from central.services.snapshots import mark_snapshots, store_snapshots
 
         with self.session_factory() as session:
             records = record_events(session, events, self.clock.now())
+            store_snapshots(session, events, {rec.event_id for rec in records})
             record_visits(session, records)
             mark_executed(session, events, self.clock.now())  # remote door commands the edge carried out
             messages = self.engine.on_records(session, records)
+            messages = mark_snapshots(session, messages)
             session.commit()
         self.events_recorded += len(records)
         self.notifier.publish(messages)

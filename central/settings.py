@@ -77,6 +77,7 @@ class RetentionSettings(StrictModel):
     visit_days: int = Field(180, ge=1, le=36500, description="visit records")
     delivery_days: int = Field(30, ge=1, le=36500, description="webhook delivery log")
     whitelist_version_days: int = Field(30, ge=1, le=36500, description="published whitelist versions")
+    snapshot_days: int = Field(30, ge=1, le=36500, description="event snapshots (face images) of alerts")
     batch: int = Field(5000, ge=100, le=100000, description="rows deleted per statement")
 
 

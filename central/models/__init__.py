@@ -9,6 +9,7 @@ from central.models import biometrics as biometrics
 from central.models import doors as doors
 from central.models import events as events
 from central.models import registry as registry
+from central.models import snapshots as snapshots
 from central.models import users as users
 from central.models import vehicles as vehicles
 from central.models import visitors as visitors

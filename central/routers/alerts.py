@@ -6,11 +6,11 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 from sqlalchemy import select
 
-from central.deps import ClockDep, SessionDep, ensure_site_access, require_roles
+from central.deps import ClockDep, ReasonDep, SessionDep, actor_of, ensure_site_access, require_roles
 from central.errors import NotFound
 from central.ingest import ops_runtime
 from central.models.alerts import Alert, AlertRule, Webhook, WebhookDelivery
@@ -18,6 +18,8 @@ from central.models.users import User
 from central.schemas import ApiModel
 from central.security import ADMIN, GRID_WORKER, GUARD, POLICE, PROPERTY_MANAGER
 from central.services import alerts as alert_service
+from central.services import audit
+from central.services import snapshots as snapshot_service
 from central.services.alert_rules import RuleType
 from contracts import Severity
 
@@ -66,6 +68,7 @@ class AlertOut(ApiModel):
     acknowledged_at: datetime | None
     ack_note: str
     resolved_at: datetime | None
+    has_snapshot: bool = False
 
 
 class AckIn(ApiModel):
@@ -163,7 +166,7 @@ def list_alerts(
     status: str | None = Query(None, pattern="^(open|acknowledged|resolved)$"),
     type: str | None = Query(None, max_length=24),
     limit: int = Query(100, ge=1, le=500),
-) -> list[Alert]:
+) -> list[AlertOut]:
     stmt = select(Alert)
     if site_id is not None:
         ensure_site_access(user, site_id)
@@ -174,7 +177,15 @@ def list_alerts(
         stmt = stmt.where(Alert.status == status)
     if type:
         stmt = stmt.where(Alert.type == type)
-    return list(session.scalars(stmt.order_by(Alert.last_at.desc()).limit(limit)))
+    return _out(session, list(session.scalars(stmt.order_by(Alert.last_at.desc()).limit(limit))))
+
+
+def _out(session: SessionDep, alerts: list[Alert]) -> list[AlertOut]:
+    have = snapshot_service.with_snapshot(session, [eid for a in alerts for eid in a.event_ids])
+    return [
+        AlertOut.model_validate(a).model_copy(update={"has_snapshot": bool(have.intersection(a.event_ids))})
+        for a in alerts
+    ]
 
 
 def _alert(session: SessionDep, alert_id: str, user: User) -> Alert:
@@ -184,30 +195,61 @@ def _alert(session: SessionDep, alert_id: str, user: User) -> Alert:
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertOut)
-def get_alert(*, alert_id: str, session: SessionDep, user: Responder) -> Alert:
-    return _alert(session, alert_id, user)
+def get_alert(*, alert_id: str, session: SessionDep, user: Responder) -> AlertOut:
+    return _out(session, [_alert(session, alert_id, user)])[0]
+
+
+@router.get(
+    "/alerts/{alert_id}/snapshot",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "no snapshot"}},
+)
+def get_alert_snapshot(
+    *, alert_id: str, session: SessionDep, clock: ClockDep, reason: ReasonDep, user: Responder
+) -> Response:
+    """The newest snapshot (JPEG) of the alert's events; viewing a face image is audited."""
+    alert = _alert(session, alert_id, user)
+    snap = snapshot_service.newest_for(session, alert.event_ids)
+    if snap is None:
+        raise NotFound("该告警没有抓拍", "this alert has no snapshot")
+    audit.record(
+        session,
+        actor=actor_of(user),
+        action="view",
+        object_type="alert_snapshot",
+        object_id=snap.event_id,
+        site_id=alert.site_id,
+        reason=reason,
+        detail={"alert_id": alert.id, "size": snap.size},
+        now=clock.now(),
+    )
+    session.commit()
+    # A face image: never cached by the browser or a proxy.
+    return Response(
+        content=snap.data, media_type=snap.content_type, headers={"Cache-Control": "no-store, private"}
+    )
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
 def ack_alert(
     *, alert_id: str, body: AckIn, request: Request, session: SessionDep, clock: ClockDep, user: Responder
-) -> Alert:
+) -> AlertOut:
     alert = _alert(session, alert_id, user)
     message = alert_service.acknowledge(session, alert, user.id, body.note, clock.now())
     session.commit()
     ops_runtime(request.app).notifier.publish([message])
-    return alert
+    return _out(session, [alert])[0]
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
 def resolve_alert(
     *, alert_id: str, body: AckIn, request: Request, session: SessionDep, clock: ClockDep, user: Responder
-) -> Alert:
+) -> AlertOut:
     alert = _alert(session, alert_id, user)
     message = alert_service.resolve(session, alert, user.id, body.note, clock.now())
     session.commit()
     ops_runtime(request.app).notifier.publish([message])
-    return alert
+    return _out(session, [alert])[0]
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201)

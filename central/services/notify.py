@@ -69,6 +69,7 @@ class AlertMessage(BaseModel):
     acknowledged_by: str | None
     ack_note: str
     sent_at: datetime
+    has_snapshot: bool = False  # set by ingest when one of the events has a stored snapshot
 
     @classmethod
     def of(cls, alert: Alert, notice: NoticeKind, sent_at: datetime) -> AlertMessage:

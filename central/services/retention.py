@@ -1,8 +1,8 @@
 """Retention: delete records older than their configured period, in batches.
 
 Periods are per record type (pass records, strangers, vehicle plates, other
-events, resolved alerts, webhook deliveries, visits, whitelist versions). The
-audit log is not touched here: it has its own minimum (six months) and its own
+events, alert snapshots, resolved alerts, webhook deliveries, visits, whitelist
+versions). The audit log is not touched here: it has its own minimum (six months) and its own
 purge in ``central.services.audit``.
 """
 
@@ -18,6 +18,7 @@ from central.models.alerts import Alert, WebhookDelivery
 from central.models.events import EventRecord
 from central.models.visitors import Visit
 from central.models.zones import WhitelistChange, WhitelistVersion
+from central.services.snapshots import purge_snapshots
 from central.settings import RetentionSettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ def run_retention(session: Session, settings: RetentionSettings, now: datetime) 
     done["other_events"] = _purge_events(
         session, None, special, now - settings.other_event_days * day, settings.batch
     )
+    # face images of alerts: usually shorter than the records they belong to
+    done["snapshots"] = purge_snapshots(session, settings.snapshot_days, now, settings.batch)
     res = session.execute(
         delete(Alert).where(Alert.status == "resolved", Alert.last_at < now - settings.alert_days * day)
     )
