@@ -16,12 +16,23 @@ from contracts.messages import (
     DoorState,
     DoorStateEvent,
     LivenessFailureEvent,
+    Snapshot,
     TailgatingEvent,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 FIGURES = "test-output/console-figures.json"
+
+
+def _jpeg() -> bytes:
+    import cv2
+    import numpy as np
+
+    img = np.full((48, 64, 3), 90, np.uint8)
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return bytes(buf.tobytes())
 
 
 def _seed_gate(console_server: Any, api: Any, node_id: str) -> None:
@@ -94,6 +105,7 @@ def test_tailgating_pops_up_for_the_guard_and_is_acknowledged(
             direction=Direction.inbound,
             authorised=1,
             counted=2,
+            snapshot=Snapshot.from_jpeg(_jpeg()),
         )
     )
     run.send(f"GO {published_ms}")
@@ -127,6 +139,8 @@ def test_tailgating_pops_up_for_the_guard_and_is_acknowledged(
 
     assert "尾随" in result["title"]
     assert "cam-north-in" in result["evidence"]
+    snap = result["snapshot"]
+    assert snap["src"].startswith("blob:") and (snap["width"], snap["height"]) == (64, 48)
     assert result["plays"] >= 1, "the high-severity pop-up plays the alert sound"
     assert "北门闸机" in result["deviceText"]
     alerts = guard("GET", "/alerts", params={"site_id": console_server.site_id})

@@ -1,6 +1,6 @@
 // The guard's alert wall: waits for the live feed, then (when pytest has published a
 // tailgating event through the gateway) measures how long the pop-up took to appear,
-// checks the sound was played, acknowledges it with a note and sees the wall update.
+// checks the sound was played and the snapshot is shown, acknowledges it with a note and sees the wall update.
 import { assert, login, newPage, readLine, scenario, shot } from './lib.mjs';
 
 const NOTE = '已到北门核实：业主带访客进入，已补登记';
@@ -32,6 +32,12 @@ scenario(async ({ context }) => {
   const title = await popup.$eval('h2', (e) => e.textContent);
   const evidence = await popup.$eval('.meta', (e) => e.textContent);
   const plays = await page.evaluate(() => window.__plays);
+  // The edge attached a snapshot: the pop-up shows it (fetched with the token, as a blob: URL).
+  await page.waitForFunction(() => {
+    const img = document.querySelector('.popup[data-kind="tailgating"] img');
+    return img && !img.classList.contains('hidden') && img.complete && img.naturalWidth > 0;
+  }, null, { timeout: 20000 });
+  const snapshot = await popup.$eval('img', (e) => ({ src: e.src, width: e.naturalWidth, height: e.naturalHeight }));
   await shot(page, 'guard-tailgating-popup');
 
   await page.fill('.popup[data-kind="tailgating"] .ack-note', NOTE);
@@ -63,7 +69,7 @@ scenario(async ({ context }) => {
   const lateId = await late.getAttribute('data-id');
   await page.waitForSelector('#live-dot[data-state="open"]');
   return {
-    latencyMs: popupAt - publishedAt, title, evidence, plays, note: NOTE, cardText, deviceText,
+    latencyMs: popupAt - publishedAt, title, evidence, plays, snapshot, note: NOTE, cardText, deviceText,
     quietPopup: quietPopup !== null, quietPlays: playsAfter - plays, badge, lateId,
   };
 });
