@@ -323,7 +323,8 @@ def run(args: argparse.Namespace) -> int:
                 for role, proc in procs.items():
                     pid = proc.pid
                     kib = rss_kib(pid) if pid else None
-                    if kib is not None:
+                    # 0 (or None) is a process that just exited or was killed: not a memory figure.
+                    if kib:
                         samples.setdefault(role, Samples()).add(now, kib)
                 watcher.poll()
                 next_sample = now + max(args.poll, 1.0)
