@@ -36,6 +36,7 @@ from central.services.alerts import AlertEngine
 from central.services.doors import mark_executed
 from central.services.notify import AlertSink, FanOut, WebhookPolicy, deliver_due
 from central.services.retention import RetentionSettings, run_retention
+from central.services.retention_admin import effective_settings
 from central.services.visitors import expire_passes, record_visits
 from central.services.whitelist import CHANGES_PENDING, WhitelistCompiler
 from contracts import Event, parse_event
@@ -82,12 +83,14 @@ class Ingestor:
                 self._failed.append(events)
 
     def _process(self, events: list[Event]) -> None:
+        from central.services.camera_uptime import record_camera_status
         from central.services.events import record_events
         from central.services.snapshots import mark_snapshots, store_snapshots
 
         with self.session_factory() as session:
             records = record_events(session, events, self.clock.now())
             store_snapshots(session, events, {rec.event_id for rec in records})
+            record_camera_status(session, events)  # uptime history (skips ids already kept)
             record_visits(session, records)
             mark_executed(session, events, self.clock.now())  # remote door commands the edge carried out
             messages = self.engine.on_records(session, records)
@@ -194,7 +197,9 @@ class OpsWorker:
             deliver_due(session, self.http, self.clock, self.webhook_policy)
         if self._last_retention is None or (now - self._last_retention).total_seconds() >= 86400:
             with self.session_factory() as session:
-                run_retention(session, self.retention, now)
+                # the configured periods, shortened where an administrator set lower ones
+                glob, per_site = effective_settings(session, self.retention)
+                run_retention(session, glob, now, per_site)
             self._last_retention = now
 
     def _run(self) -> None:

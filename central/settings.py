@@ -78,6 +78,7 @@ class RetentionSettings(StrictModel):
     delivery_days: int = Field(30, ge=1, le=36500, description="webhook delivery log")
     whitelist_version_days: int = Field(30, ge=1, le=36500, description="published whitelist versions")
     snapshot_days: int = Field(30, ge=1, le=36500, description="event snapshots (face images) of alerts")
+    camera_status_days: int = Field(400, ge=1, le=36500, description="camera status history (uptime)")
     batch: int = Field(5000, ge=100, le=100000, description="rows deleted per statement")
 
 

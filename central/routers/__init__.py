@@ -11,6 +11,7 @@ from central.reconciliation import router as reconciliation
 from central.routers import alerts as alerts
 from central.routers import audit as audit
 from central.routers import auth as auth
+from central.routers import camera_uptime as camera_uptime
 from central.routers import console_siteplan as console_siteplan
 from central.routers import doors as doors
 from central.routers import enrolment as enrolment
@@ -18,6 +19,7 @@ from central.routers import events as events
 from central.routers import live as live
 from central.routers import persons as persons
 from central.routers import registry as registry
+from central.routers import retention as retention
 from central.routers import transfer as transfer
 from central.routers import users as users
 from central.routers import vehicles as vehicles
@@ -40,5 +42,7 @@ ROUTERS: list[APIRouter] = [
     visitors.router,
     vehicles.router,
     doors.router,
+    retention.router,
+    camera_uptime.router,
     reconciliation.router,
 ]

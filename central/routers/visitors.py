@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
 from central.deps import ClockDep, SessionDep, ensure_site_access, require_roles
@@ -14,6 +14,7 @@ from central.models.users import User
 from central.models.visitors import Visit, VisitorPass
 from central.schemas import ApiModel
 from central.security import GRID_WORKER, GUARD, POLICE, PROPERTY_MANAGER
+from central.services import visitor_passes
 from central.services import visitors as visitor_service
 
 router = APIRouter(tags=["visitors"])
@@ -92,6 +93,60 @@ def _pass(session: SessionDep, pass_id: str, user: User) -> VisitorPass:
     vpass = visitor_service.get_pass(session, pass_id)
     ensure_site_access(user, vpass.site_id)
     return vpass
+
+
+class PassListOut(ApiModel):
+    id: str
+    site_id: str
+    kind: str
+    state: str = Field(description="issued, used, expired or revoked")
+    status: str
+    visitor_id: str | None
+    visitor_name: str
+    phone: str
+    plate: str | None
+    purpose: str
+    host_household_id: str | None
+    host_household_name: str
+    valid_from: datetime
+    valid_until: datetime
+    rings: list[int]
+    created_at: datetime
+    revoked_reason: str
+    visits: int
+    last_entered_at: datetime | None
+    last_left_at: datetime | None
+    inside: bool
+
+
+@router.get("/visitor-passes", response_model=list[PassListOut])
+def list_passes(
+    *,
+    site_id: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    status: Annotated[
+        list[Literal["issued", "used", "expired", "revoked"]] | None, Query(max_length=4)
+    ] = None,
+    host_household_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    session: SessionDep,
+    clock: ClockDep,
+    user: Desk,
+) -> list[PassListOut]:
+    """Issued visitor passes whose validity overlaps ``[since, until)``, with visits and a status."""
+    ensure_site_access(user, site_id)
+    rows = visitor_passes.list_passes(
+        session,
+        [site_id],
+        now=clock.now(),
+        since=since,
+        until=until,
+        states=list(status or []),
+        host_household_id=host_household_id,
+        limit=limit,
+    )
+    return [PassListOut.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.get("/visitor-passes/{pass_id}", response_model=PassOut)

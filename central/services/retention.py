@@ -1,24 +1,30 @@
-"""Retention: delete records older than their configured period, in batches.
+"""Retention: delete records older than their period, in batches.
 
 Periods are per record type (pass records, strangers, vehicle plates, other
 events, alert snapshots, resolved alerts, webhook deliveries, visits, whitelist
-versions). The audit log is not touched here: it has its own minimum (six months) and its own
-purge in ``central.services.audit``.
+versions, camera status history). The configured :class:`RetentionSettings`
+are the defaults; an administrator may shorten them globally or per site
+(``central.services.retention_admin``), and :func:`run_retention` takes those
+per-site settings as ``per_site``. The audit log is not touched here: it has its
+own minimum (six months) and its own purge in ``central.services.audit``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Delete, delete, func, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from central.models.alerts import Alert, WebhookDelivery
+from central.models.camera_history import CameraStatusChange
 from central.models.events import EventRecord
+from central.models.snapshots import EventSnapshot
 from central.models.visitors import Visit
 from central.models.zones import WhitelistChange, WhitelistVersion
-from central.services.snapshots import purge_snapshots
 from central.settings import RetentionSettings
 
 log = logging.getLogger(__name__)
@@ -26,71 +32,168 @@ log = logging.getLogger(__name__)
 __all__ = ["RetentionSettings", "run_retention"]
 
 
-def _purge_events(
-    session: Session, kinds: list[str] | None, exclude: list[str], cutoff: datetime, batch: int
+class _Scope:
+    """Which sites one pass of the purge covers: ``only`` these, or all ``but`` these."""
+
+    def __init__(self, only: list[str] | None, but: list[str]) -> None:
+        self.only = only
+        self.but = but
+
+    def on(self, column: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
+        if self.only is not None:
+            return column.in_(self.only)
+        if self.but:
+            return column.not_in(self.but)
+        return true()
+
+
+def _purge_batched(
+    session: Session, key: InstrumentedAttribute[Any], where: list[ColumnElement[bool]], batch: int
 ) -> int:
     total = 0
     while True:
-        ids = select(EventRecord.id).where(EventRecord.captured_at < cutoff)
-        if kinds is not None:
-            ids = ids.where(EventRecord.kind.in_(kinds))
-        if exclude:
-            ids = ids.where(EventRecord.kind.not_in(exclude))
-        chunk = list(session.scalars(ids.limit(batch)))
+        chunk = list(session.scalars(select(key).where(*where).limit(batch)))
         if not chunk:
             return total
-        session.execute(delete(EventRecord).where(EventRecord.id.in_(chunk)))
+        session.execute(delete(key.class_).where(key.in_(chunk)))
         session.commit()
         total += len(chunk)
 
 
-def run_retention(session: Session, settings: RetentionSettings, now: datetime) -> dict[str, int]:
-    """Delete what is past its period; returns rows deleted per type. Commits."""
+def _purge_events(
+    session: Session,
+    scope: _Scope,
+    kinds: list[str] | None,
+    exclude: list[str],
+    cutoff: datetime,
+    batch: int,
+) -> int:
+    where = [EventRecord.captured_at < cutoff, scope.on(EventRecord.site_id)]
+    if kinds is not None:
+        where.append(EventRecord.kind.in_(kinds))
+    if exclude:
+        where.append(EventRecord.kind.not_in(exclude))
+    return _purge_batched(session, EventRecord.id, where, batch)
+
+
+def _count(session: Session, stmt: Delete) -> int:
+    return int(getattr(session.execute(stmt), "rowcount", 0) or 0)
+
+
+def _run_scope(
+    session: Session, settings: RetentionSettings, now: datetime, scope: _Scope, done: dict[str, int]
+) -> None:
     day = timedelta(days=1)
-    done: dict[str, int] = {}
     special = ["pass", "stranger", "liveness_failure", "vehicle_plate"]
-    done["pass"] = _purge_events(session, ["pass"], [], now - settings.pass_days * day, settings.batch)
-    done["stranger"] = _purge_events(
-        session, ["stranger", "liveness_failure"], [], now - settings.stranger_days * day, settings.batch
+
+    def add(key: str, n: int) -> None:
+        done[key] = done.get(key, 0) + n
+
+    batch = settings.batch
+    add("pass", _purge_events(session, scope, ["pass"], [], now - settings.pass_days * day, batch))
+    add(
+        "stranger",
+        _purge_events(
+            session, scope, ["stranger", "liveness_failure"], [], now - settings.stranger_days * day, batch
+        ),
     )
-    done["vehicle_plate"] = _purge_events(
-        session, ["vehicle_plate"], [], now - settings.vehicle_days * day, settings.batch
+    add(
+        "vehicle_plate",
+        _purge_events(session, scope, ["vehicle_plate"], [], now - settings.vehicle_days * day, batch),
     )
-    done["other_events"] = _purge_events(
-        session, None, special, now - settings.other_event_days * day, settings.batch
+    add(
+        "other_events",
+        _purge_events(session, scope, None, special, now - settings.other_event_days * day, batch),
     )
     # face images of alerts: usually shorter than the records they belong to
-    done["snapshots"] = purge_snapshots(session, settings.snapshot_days, now, settings.batch)
-    res = session.execute(
-        delete(Alert).where(Alert.status == "resolved", Alert.last_at < now - settings.alert_days * day)
+    add(
+        "snapshots",
+        _purge_batched(
+            session,
+            EventSnapshot.event_id,
+            [EventSnapshot.captured_at < now - settings.snapshot_days * day, scope.on(EventSnapshot.site_id)],
+            batch,
+        ),
     )
-    done["alerts"] = int(getattr(res, "rowcount", 0) or 0)
-    res = session.execute(delete(Visit).where(Visit.entered_at < now - settings.visit_days * day))
-    done["visits"] = int(getattr(res, "rowcount", 0) or 0)
-    res = session.execute(
-        delete(WebhookDelivery).where(
-            WebhookDelivery.state != "pending",
-            WebhookDelivery.created_at < now - settings.delivery_days * day,
-        )
+    add(
+        "camera_status",
+        _purge_batched(
+            session,
+            CameraStatusChange.id,
+            [
+                CameraStatusChange.at < now - settings.camera_status_days * day,
+                scope.on(CameraStatusChange.site_id),
+            ],
+            batch,
+        ),
     )
-    done["webhook_deliveries"] = int(getattr(res, "rowcount", 0) or 0)
+    add(
+        "alerts",
+        _count(
+            session,
+            delete(Alert).where(
+                Alert.status == "resolved",
+                Alert.last_at < now - settings.alert_days * day,
+                scope.on(Alert.site_id),
+            ),
+        ),
+    )
+    add(
+        "visits",
+        _count(
+            session,
+            delete(Visit).where(Visit.entered_at < now - settings.visit_days * day, scope.on(Visit.site_id)),
+        ),
+    )
     old = now - settings.whitelist_version_days * day
     latest_alias = aliased(WhitelistVersion)
     latest = select(func.max(latest_alias.version))
-    res = session.execute(
-        delete(WhitelistVersion).where(
-            WhitelistVersion.published_at.is_not(None),
-            WhitelistVersion.issued_at < old,
-            # the newest version of a site stays: numbering continues from it
-            WhitelistVersion.version
-            < latest.where(latest_alias.site_id == WhitelistVersion.site_id).scalar_subquery(),
-        )
+    add(
+        "whitelist_versions",
+        _count(
+            session,
+            delete(WhitelistVersion).where(
+                WhitelistVersion.published_at.is_not(None),
+                WhitelistVersion.issued_at < old,
+                scope.on(WhitelistVersion.site_id),
+                # the newest version of a site stays: numbering continues from it
+                WhitelistVersion.version
+                < latest.where(latest_alias.site_id == WhitelistVersion.site_id).scalar_subquery(),
+            ),
+        ),
     )
-    done["whitelist_versions"] = int(getattr(res, "rowcount", 0) or 0)
     session.execute(
         delete(WhitelistChange).where(
-            WhitelistChange.processed_at.is_not(None), WhitelistChange.created_at < old
+            WhitelistChange.processed_at.is_not(None),
+            WhitelistChange.created_at < old,
+            scope.on(WhitelistChange.site_id),
         )
+    )
+    session.commit()
+
+
+def run_retention(
+    session: Session,
+    settings: RetentionSettings,
+    now: datetime,
+    per_site: Mapping[str, RetentionSettings] | None = None,
+) -> dict[str, int]:
+    """Delete what is past its period; returns rows deleted per type. Commits.
+
+    ``settings`` applies to every site not in ``per_site``; each site in ``per_site`` is purged
+    with its own periods. Webhook deliveries belong to no site: ``settings.delivery_days``.
+    """
+    done: dict[str, int] = {}
+    sites = dict(per_site or {})
+    for site_id, site_settings in sites.items():
+        _run_scope(session, site_settings, now, _Scope([site_id], []), done)
+    _run_scope(session, settings, now, _Scope(None, list(sites)), done)
+    done["webhook_deliveries"] = _count(
+        session,
+        delete(WebhookDelivery).where(
+            WebhookDelivery.state != "pending",
+            WebhookDelivery.created_at < now - settings.delivery_days * timedelta(days=1),
+        ),
     )
     session.commit()
     if any(done.values()):
