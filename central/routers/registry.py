@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from central.deps import (
     ClockDep,
@@ -50,10 +53,12 @@ Manager = Annotated[User, Depends(require_roles(PROPERTY_MANAGER))]
 PlaceWriter = Annotated[User, Depends(require_roles(PROPERTY_MANAGER, GRID_WORKER))]
 QrReader = Annotated[User, Depends(require_roles(PROPERTY_MANAGER, GRID_WORKER, POLICE))]
 SiteQ = Annotated[str, Query(max_length=36)]
+# The registry's places: each route loads one, checks its site, and audits what it changes.
+Place = TypeVar("Place", Site, Building, House, Household, Organisation)
 
 
 def _audit(
-    session: SessionDep, user: User, action: str, obj: object, reason: str, now: object, **detail: object
+    session: Session, user: User, action: str, obj: object, reason: str, now: datetime, **detail: object
 ) -> None:
     audit.record(
         session,
@@ -64,9 +69,45 @@ def _audit(
         site_id=getattr(obj, "site_id", None) or (obj.id if isinstance(obj, Site) else None),
         reason=reason,
         detail=dict(detail),
-        now=now,  # type: ignore[arg-type]
+        now=now,
     )
     session.commit()
+
+
+def _site_of(obj: Place) -> str:
+    return obj.id if isinstance(obj, Site) else obj.site_id
+
+
+def _load(session: Session, model: type[Place], obj_id: str, user: User) -> Place:
+    """The object, once the user may see its site (404 for a missing id before 403 for another site)."""
+    obj = svc.get_in(session, model, obj_id)
+    ensure_site_access(user, _site_of(obj))
+    return obj
+
+
+def _update(
+    session: Session, user: User, obj: Place, body: BaseModel, now: datetime, reason: str = ""
+) -> Place:
+    """Apply the fields given in ``body`` and audit which ones changed (commits)."""
+    changes = svc.apply_update(obj, body, now)
+    _audit(session, user, "update", obj, reason, now, fields=sorted(changes))
+    return obj
+
+
+def _delete(session: Session, model: type[Place], obj_id: str, user: User, now: datetime) -> Response:
+    """Audit and delete (one commit: a refused delete keeps no audit row); 409 while still referenced."""
+    obj = _load(session, model, obj_id, user)
+    audit.record(
+        session,
+        actor=actor_of(user),
+        action="delete",
+        object_type=model.__name__.lower(),
+        object_id=obj.id,
+        site_id=_site_of(obj),
+        now=now,
+    )
+    svc.delete_obj(session, obj)
+    return Response(status_code=204)
 
 
 # --- sites ---------------------------------------------------------------------------------
@@ -86,20 +127,14 @@ def list_sites(*, session: SessionDep, user: CurrentUser) -> list[Site]:
 
 @router.get("/sites/{site_id}", response_model=SiteOut)
 def get_site(*, site_id: str, session: SessionDep, user: CurrentUser) -> Site:
-    site = svc.get_in(session, Site, site_id)
-    ensure_site_access(user, site.id)
-    return site
+    return _load(session, Site, site_id, user)
 
 
 @router.patch("/sites/{site_id}", response_model=SiteOut)
 def update_site(
     *, site_id: str, body: SiteUpdate, session: SessionDep, clock: ClockDep, user: Manager
 ) -> Site:
-    site = svc.get_in(session, Site, site_id)
-    ensure_site_access(user, site.id)
-    changes = svc.apply_update(site, body, clock.now())
-    _audit(session, user, "update", site, "", clock.now(), fields=sorted(changes))
-    return site
+    return _update(session, user, _load(session, Site, site_id, user), body, clock.now())
 
 
 # --- buildings -----------------------------------------------------------------------------
@@ -123,37 +158,19 @@ def list_buildings(*, site_id: SiteQ, session: SessionDep, user: CurrentUser) ->
 
 @router.get("/buildings/{building_id}", response_model=BuildingOut)
 def get_building(*, building_id: str, session: SessionDep, user: CurrentUser) -> Building:
-    b = svc.get_in(session, Building, building_id)
-    ensure_site_access(user, b.site_id)
-    return b
+    return _load(session, Building, building_id, user)
 
 
 @router.patch("/buildings/{building_id}", response_model=BuildingOut)
 def update_building(
     *, building_id: str, body: BuildingUpdate, session: SessionDep, clock: ClockDep, user: PlaceWriter
 ) -> Building:
-    b = svc.get_in(session, Building, building_id)
-    ensure_site_access(user, b.site_id)
-    changes = svc.apply_update(b, body, clock.now())
-    _audit(session, user, "update", b, "", clock.now(), fields=sorted(changes))
-    return b
+    return _update(session, user, _load(session, Building, building_id, user), body, clock.now())
 
 
 @router.delete("/buildings/{building_id}", status_code=204)
 def delete_building(*, building_id: str, session: SessionDep, clock: ClockDep, user: Manager) -> Response:
-    b = svc.get_in(session, Building, building_id)
-    ensure_site_access(user, b.site_id)
-    audit.record(
-        session,
-        actor=actor_of(user),
-        action="delete",
-        object_type="building",
-        object_id=b.id,
-        site_id=b.site_id,
-        now=clock.now(),
-    )
-    svc.delete_obj(session, b)
-    return Response(status_code=204)
+    return _delete(session, Building, building_id, user, clock.now())
 
 
 # --- houses --------------------------------------------------------------------------------
@@ -171,8 +188,7 @@ def _house_out(session: SessionDep, h: House) -> HouseOut:
 
 @router.post("/houses", response_model=HouseOut, status_code=201)
 def create_house(*, body: HouseCreate, session: SessionDep, clock: ClockDep, user: PlaceWriter) -> HouseOut:
-    building = svc.get_in(session, Building, body.building_id)
-    ensure_site_access(user, building.site_id)
+    _load(session, Building, body.building_id, user)
     h = svc.create_house(session, body, clock.now())
     _audit(session, user, "create", h, "", clock.now(), room=h.room)
     return _house_out(session, h)
@@ -198,17 +214,14 @@ def list_houses(
 
 @router.get("/houses/{house_id}", response_model=HouseOut)
 def get_house(*, house_id: str, session: SessionDep, user: CurrentUser) -> HouseOut:
-    h = svc.get_in(session, House, house_id)
-    ensure_site_access(user, h.site_id)
-    return _house_out(session, h)
+    return _house_out(session, _load(session, House, house_id, user))
 
 
 @router.patch("/houses/{house_id}", response_model=HouseOut)
 def update_house(
     *, house_id: str, body: HouseUpdate, session: SessionDep, clock: ClockDep, user: PlaceWriter
 ) -> HouseOut:
-    h = svc.get_in(session, House, house_id)
-    ensure_site_access(user, h.site_id)
+    h = _load(session, House, house_id, user)
     changes = svc.apply_update(h, body, clock.now())
     if "usage" in changes:
         h.qr_serial += 1  # a change of use revokes any printed rental QR code
@@ -218,19 +231,7 @@ def update_house(
 
 @router.delete("/houses/{house_id}", status_code=204)
 def delete_house(*, house_id: str, session: SessionDep, clock: ClockDep, user: Manager) -> Response:
-    h = svc.get_in(session, House, house_id)
-    ensure_site_access(user, h.site_id)
-    audit.record(
-        session,
-        actor=actor_of(user),
-        action="delete",
-        object_type="house",
-        object_id=h.id,
-        site_id=h.site_id,
-        now=clock.now(),
-    )
-    svc.delete_obj(session, h)
-    return Response(status_code=204)
+    return _delete(session, House, house_id, user, clock.now())
 
 
 class QrOut(ApiModel):
@@ -248,8 +249,7 @@ def house_qr_code(
     format: Annotated[str, Query(pattern="^(json|png)$")] = "json",
 ) -> QrOut | Response:
     """The rental house's QR token (``?format=png`` for a printable image)."""
-    h = svc.get_in(session, House, house_id)
-    ensure_site_access(user, h.site_id)
+    h = _load(session, House, house_id, user)
     token = house_qr.house_token(app_signer(request.app), h)
     if format == "png":
         return Response(house_qr.qr_png(token), media_type="image/png")
@@ -260,8 +260,7 @@ def house_qr_code(
 def revoke_house_qr(
     *, house_id: str, request: Request, session: SessionDep, clock: ClockDep, user: PlaceWriter
 ) -> QrOut:
-    h = svc.get_in(session, House, house_id)
-    ensure_site_access(user, h.site_id)
+    h = _load(session, House, house_id, user)
     h.qr_serial += 1
     h.updated_at = clock.now()
     _audit(session, user, "update", h, "", clock.now(), qr_serial=h.qr_serial)
@@ -291,8 +290,7 @@ class HouseholdPage(ListOut):
 def create_household(
     *, body: HouseholdCreate, session: SessionDep, clock: ClockDep, user: PlaceWriter, reason: ReasonDep
 ) -> Household:
-    house = svc.get_in(session, House, body.house_id)
-    ensure_site_access(user, house.site_id)
+    _load(session, House, body.house_id, user)
     hh = svc.create_household(session, body, clock.now())
     _audit(session, user, "create", hh, reason, clock.now())
     return hh
@@ -319,8 +317,7 @@ def list_households(
 def get_household(
     *, household_id: str, session: SessionDep, clock: ClockDep, user: CurrentUser, reason: ReasonDep
 ) -> Household:
-    hh = svc.get_in(session, Household, household_id)
-    ensure_site_access(user, hh.site_id)
+    hh = _load(session, Household, household_id, user)
     _audit(session, user, "view", hh, reason, clock.now())
     return hh
 
@@ -335,28 +332,12 @@ def update_household(
     user: PlaceWriter,
     reason: ReasonDep,
 ) -> Household:
-    hh = svc.get_in(session, Household, household_id)
-    ensure_site_access(user, hh.site_id)
-    changes = svc.apply_update(hh, body, clock.now())
-    _audit(session, user, "update", hh, reason, clock.now(), fields=sorted(changes))
-    return hh
+    return _update(session, user, _load(session, Household, household_id, user), body, clock.now(), reason)
 
 
 @router.delete("/households/{household_id}", status_code=204)
 def delete_household(*, household_id: str, session: SessionDep, clock: ClockDep, user: Manager) -> Response:
-    hh = svc.get_in(session, Household, household_id)
-    ensure_site_access(user, hh.site_id)
-    audit.record(
-        session,
-        actor=actor_of(user),
-        action="delete",
-        object_type="household",
-        object_id=hh.id,
-        site_id=hh.site_id,
-        now=clock.now(),
-    )
-    svc.delete_obj(session, hh)
-    return Response(status_code=204)
+    return _delete(session, Household, household_id, user, clock.now())
 
 
 # --- organisations -------------------------------------------------------------------------
@@ -380,17 +361,14 @@ def list_organisations(*, site_id: SiteQ, session: SessionDep, user: CurrentUser
 
 @router.get("/organisations/{organisation_id}", response_model=OrganisationOut)
 def get_organisation(*, organisation_id: str, session: SessionDep, user: CurrentUser) -> Organisation:
-    org = svc.get_in(session, Organisation, organisation_id)
-    ensure_site_access(user, org.site_id)
-    return org
+    return _load(session, Organisation, organisation_id, user)
 
 
 @router.patch("/organisations/{organisation_id}", response_model=OrganisationOut)
 def update_organisation(
     *, organisation_id: str, body: OrganisationUpdate, session: SessionDep, clock: ClockDep, user: PlaceWriter
 ) -> Organisation:
-    org = svc.get_in(session, Organisation, organisation_id)
-    ensure_site_access(user, org.site_id)
+    org = _load(session, Organisation, organisation_id, user)
     if "house_id" in body.model_fields_set:
         svc.check_ref(session, House, body.house_id, org.site_id, "house_id")
     changes = svc.apply_update(org, body, clock.now())
@@ -403,16 +381,4 @@ def update_organisation(
 def delete_organisation(
     *, organisation_id: str, session: SessionDep, clock: ClockDep, user: Manager
 ) -> Response:
-    org = svc.get_in(session, Organisation, organisation_id)
-    ensure_site_access(user, org.site_id)
-    audit.record(
-        session,
-        actor=actor_of(user),
-        action="delete",
-        object_type="organisation",
-        object_id=org.id,
-        site_id=org.site_id,
-        now=clock.now(),
-    )
-    svc.delete_obj(session, org)
-    return Response(status_code=204)
+    return _delete(session, Organisation, organisation_id, user, clock.now())
