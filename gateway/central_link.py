@@ -118,21 +118,32 @@ class CentralConsumer:
         self._sub_mid: int | None = None
         self._stop = threading.Event()
         self._connected = threading.Event()
+        # Connected is not enough: a message published between CONNACK and SUBACK is not routed to
+        # us. start() waits for this one, so "started" means "the broker delivers to this consumer".
+        self._subscribed = threading.Event()
+        self._refused: list[str] = []
         self._thread: threading.Thread | None = None
         self.stats: dict[str, int] = defaultdict(int)
 
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self, wait_connected_s: float | None = None) -> None:
+        """Connect and start consuming; with ``wait_connected_s``, return only once subscribed."""
         connect_async(self._client, self.config.broker)
         self._client.loop_start()
         self._thread = threading.Thread(target=self._work_loop, name="central-consumer", daemon=True)
         self._thread.start()
-        if wait_connected_s is not None and not self._connected.wait(wait_connected_s):
+        if wait_connected_s is not None and not self.wait_ready(wait_connected_s):
+            where = f"{self.config.broker.host}:{self.config.broker.port}"
+            if self._refused:
+                raise GatewayError(f"central consumer: the broker at {where} refused {self._refused}")
             raise GatewayError(
-                f"central consumer: no broker at {self.config.broker.host}:{self.config.broker.port} "
-                f"within {wait_connected_s:.0f}s"
+                f"central consumer: not subscribed on the broker at {where} within {wait_connected_s:.0f}s"
             )
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until the broker has acknowledged the consumer's subscriptions."""
+        return self._subscribed.wait(timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -164,7 +175,10 @@ class CentralConsumer:
             return
         refused = [c for c in codes if reason_failed(c)]
         if refused:
+            self._refused = [str(c) for c in refused]
             log.error("broker refused central's subscriptions: %s", refused)
+        else:
+            self._subscribed.set()
         if self.config.site_id is not None:
             # Nodes that published while nobody was subscribed resend now instead of after their timeout.
             hello = CentralOnline(site_id=self.config.site_id, at=self.clock.now())
@@ -172,6 +186,7 @@ class CentralConsumer:
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         if not self._stop.is_set():
             log.warning("central consumer lost the broker (%s); reconnecting", reason)
 

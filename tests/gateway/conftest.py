@@ -156,12 +156,14 @@ def broker_config(port: int) -> BrokerConfig:
 def make_consumer(keys: Keys) -> Iterator[Callable[..., tuple[CentralConsumer, Counted]]]:
     started: list[CentralConsumer] = []
 
-    def make(port: int, store: SqlEventStore, **over: Any) -> tuple[CentralConsumer, Counted]:
+    def make(
+        port: int, store: SqlEventStore, consumer_class: type[CentralConsumer] = CentralConsumer, **over: Any
+    ) -> tuple[CentralConsumer, Counted]:
         counted = Counted()
         cfg = CentralLinkConfig(
             broker=broker_config(port), signing_key=keys.dir / "central.sign.pem", site_id=SITE, **over
         )
-        consumer = CentralConsumer(
+        consumer = consumer_class(
             cfg,
             store,
             keys.registry,

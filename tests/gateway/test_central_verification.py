@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from anju.clock import SystemClock
 from contracts.messages import PassEvent, PersonKind, StrangerEvent
 from gateway import topics
+from gateway.central_link import CentralConsumer
 from gateway.signing import Signer, generate_private_key
 
 SITE = "site-1"
@@ -113,3 +115,39 @@ def test_bad_messages_are_dead_lettered_with_reasons_and_the_consumer_keeps_goin
     assert consumer.metrics.rejected.labels(reason="bad_signature")._value.get() == 1
     assert consumer.metrics.rejected.labels(reason="replay_seq")._value.get() == 1
     assert consumer.metrics.duplicates._value.get() == 1
+
+
+class _SlowSubscriber(CentralConsumer):
+    """A consumer whose network thread stalls after CONNACK, before its SUBSCRIBE goes out.
+
+    On a busy machine the scheduler does this by itself now and then; here it always happens.
+    """
+
+    def _on_connect(self, client: mqtt.Client, *args: Any) -> None:
+        super()._on_connect(client, *args)
+        time.sleep(0.5)  # not an assertion: widens the window between CONNACK and SUBSCRIBE
+
+
+def test_started_consumer_receives_the_very_next_message(
+    broker: Any, sqlite_store: Any, make_consumer: Any, keys: Any
+) -> None:
+    """start() returns only once the broker routes events to the consumer, not at CONNACK.
+
+    Regression: it returned at CONNACK, so a message published in the next few
+    milliseconds could reach the broker before the consumer's SUBSCRIBE and was
+    never delivered to it. In the test above that lost the first copy of the
+    duplicated event: the second copy was stored as new and stats["duplicates"] read 0.
+    """
+    consumer, counted = make_consumer(broker.port, sqlite_store, consumer_class=_SlowSubscriber)
+    a = keys.node("gate-a")
+    raw = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="raw", protocol=mqtt.MQTTv5)
+    raw.connect("127.0.0.1", broker.port)
+    raw.loop_start()
+    try:
+        first = _event(a, seq=1)
+        raw.publish(topics.event_topic(SITE, "gate-a", "pass"), a.seal(first), qos=1).wait_for_publish(10)
+        assert counted.wait_for(lambda seen: any(e.event_id == first.event_id for e in seen))
+    finally:
+        raw.loop_stop()
+        raw.disconnect()
+    assert consumer.stats["stored"] == 1
