@@ -22,9 +22,10 @@ from central.deps import (
     require_roles,
 )
 from central.errors import NotFound
+from central.ingest import ops_runtime
 from central.models.users import User
 from central.reconciliation import export as exchange
-from central.reconciliation import gridwork, review
+from central.reconciliation import gridwork, reminders, review
 from central.reconciliation.models import Candidate, FaceCluster, GridTask
 from central.reconciliation.runtime import app_service, start_reconciliation, stop_reconciliation
 from central.reconciliation.service import ReconciliationService
@@ -289,12 +290,16 @@ def tasks(
 
 
 @router.post("/sites/{site_id}/tasks/schedule")
-def schedule(*, site_id: str, session: SessionDep, user: Police, svc: ServiceDep) -> dict[str, int]:
+def schedule(
+    *, site_id: str, request: Request, session: SessionDep, user: Police, svc: ServiceDep
+) -> dict[str, int]:
+    """Open due rental visits now and push overdue-visit reminders (what each worker round does)."""
     ensure_site_access(user, site_id)
     res = gridwork.schedule_rental_visits(session, svc.config.gridwork, site_id, svc.clock.now())
-    reminders = gridwork.due_reminders(session, site_id, svc.clock.now())
+    overdue = reminders.push_overdue(session, site_id, svc.clock.now())
     session.commit()
-    return {"opened": res.opened, "rental_houses": res.rental_houses, "reminders": len(reminders)}
+    ops_runtime(request.app).notifier.publish(overdue.messages)
+    return {"opened": res.opened, "rental_houses": res.rental_houses, "reminders": overdue.reminded}
 
 
 @router.post("/visits", status_code=201)
@@ -316,7 +321,9 @@ def visit(
         occupants_reported=body.occupants_reported,
         note=body.note,
     )
+    closed = reminders.close_finished(session, house.site_id, clock.now())  # the overdue alert, if any
     session.commit()
+    ops_runtime(request.app).notifier.publish(closed)
     return {"visit_id": v.id, "house_id": house.id}
 
 

@@ -4,7 +4,8 @@
 ``ReconciliationHook.on_events`` in front of the ops ingestor's ``on_events`` (the function the
 gateway's ``CentralConsumer`` calls with newly stored events), and outside tests starts
 :class:`ReconciliationWorker`, which every ``interval_s`` rescores every site, schedules
-grid-worker rental visits, marks overdue reminders and purges old sightings.
+grid-worker rental visits, pushes overdue-visit reminders as alerts (one alert per overdue
+task, ``central.reconciliation.reminders``) through the ops notifier, and purges old sightings.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from central.reconciliation import gridwork
+from central.reconciliation import gridwork, reminders
 from central.reconciliation.hook import ReconciliationHook
 from central.reconciliation.service import ReconciliationService
+from central.services.notify import AlertSink, FanOut
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +29,22 @@ EXTRA_KEY = "reconciliation"
 
 
 class ReconciliationWorker:
-    """One thread; ``tick()`` runs one round (tests call it directly on a FakeClock)."""
+    """One thread; ``tick()`` runs one round (tests call it directly on a FakeClock).
+
+    ``notifier`` receives the alert notices of overdue visits after each site's round commits
+    (the app passes its ops notifier: live feed and MQTT)."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], svc: ReconciliationService, interval_s: float = 3600.0
+        self,
+        sessions: sessionmaker[Session],
+        svc: ReconciliationService,
+        interval_s: float = 3600.0,
+        notifier: AlertSink | None = None,
     ):
         self.sessions = sessions
         self.svc = svc
         self.interval_s = interval_s
+        self.notifier = notifier or FanOut()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -49,11 +59,12 @@ class ReconciliationWorker:
             with self.sessions.begin() as session:
                 res = self.svc.rescore(session, site_id)
                 sched = gridwork.schedule_rental_visits(session, self.svc.config.gridwork, site_id, now)
-                reminders = gridwork.due_reminders(session, site_id, now)
+                overdue = reminders.push_overdue(session, site_id, now)
+            self.notifier.publish(overdue.messages)  # after commit: nobody sees a rolled-back alert
             totals["sites"] += 1
             totals["opened"] += res.opened
             totals["tasks_opened"] += sched.opened
-            totals["reminders"] += len(reminders)
+            totals["reminders"] += overdue.reminded
         with self.sessions.begin() as session:
             totals["purged"] = self.svc.purge(session)
         return totals
@@ -124,7 +135,7 @@ async def start_reconciliation(app: Any) -> None:
     if consumer is not None and not getattr(consumer.on_events, "__reconciliation__", False):
         consumer.on_events = ingestor.on_events
     if app.state.settings.environment != "test":
-        worker = ReconciliationWorker(app.state.session_factory, svc)
+        worker = ReconciliationWorker(app.state.session_factory, svc, notifier=runtime.notifier)
         app.state.services.extras["reconciliation_worker"] = worker
         worker.start()
 

@@ -5,7 +5,8 @@ escalation, acknowledgement.
 recorded; ``AlertEngine.run_periodic`` runs every few seconds on the injected
 clock and raises 长时间不出现 (absence) alerts and escalations. Both return the
 notices to deliver, which the caller hands to the notifier *after* commit, so a
-console never sees an alert that was rolled back.
+console never sees an alert that was rolled back. Alerts that no rule raises
+(reminders of scheduled checks) are in ``central.services.alerts_reminders``.
 """
 
 from __future__ import annotations
@@ -118,6 +119,23 @@ def validate_rule(rule_type: str, params: dict[str, object], periods: list[dict[
             ]
     if problems:
         raise ValidationFailed("规则参数无效", "invalid rule parameters", problems)
+
+
+def finish_notices(
+    session: Session, notices: list[tuple[Alert, NoticeKind]], now: datetime
+) -> list[AlertMessage]:
+    """Flush, then one message per alert in its final state (created wins), and the webhook
+    deliveries of every notice but ``alert.updated``; the caller commits, then publishes."""
+    session.flush()
+    seen: dict[str, AlertMessage] = {}
+    for alert, notice in notices:
+        # Several events in one batch on one alert: send its final state once (created wins).
+        prev = seen.get(alert.id)
+        kind: NoticeKind = "alert.created" if prev is not None and prev.notice == "alert.created" else notice
+        seen[alert.id] = AlertMessage.of(alert, kind, now)
+    messages = list(seen.values())
+    enqueue_webhooks(session, [m for m in messages if m.notice != "alert.updated"], now)
+    return messages
 
 
 class AlertEngine:
@@ -297,18 +315,7 @@ class AlertEngine:
         return alert
 
     def _finish(self, ctx: _Ctx) -> list[AlertMessage]:
-        ctx.session.flush()
-        seen: dict[str, AlertMessage] = {}
-        for alert, notice in ctx.notices:
-            # Several events in one batch on one alert: send its final state once (created wins).
-            prev = seen.get(alert.id)
-            kind: NoticeKind = (
-                "alert.created" if prev is not None and prev.notice == "alert.created" else notice
-            )
-            seen[alert.id] = AlertMessage.of(alert, kind, ctx.now)
-        messages = list(seen.values())
-        enqueue_webhooks(ctx.session, [m for m in messages if m.notice != "alert.updated"], ctx.now)
-        return messages
+        return finish_notices(ctx.session, ctx.notices, ctx.now)
 
     # ------------------------------------------------------------ schedule
 
