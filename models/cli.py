@@ -41,6 +41,8 @@ def register(sub: Any) -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from models.calibration import load_calibration
+    from models.errors import ModelError
     from models.registry import manifest
     from models.store import default_model_dir, present
 
@@ -49,12 +51,36 @@ def _cmd_list(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     for name, pack in man.packs.items():
         have = present(name, model_dir)
+        thresholds: dict[str, Any] | None = None
+        if pack.has_role("embedder") and (params := pack.file("embedder").embedder) is not None:
+            try:
+                cal = load_calibration(name, model_dir)
+            except ModelError as exc:
+                log.error("%s", exc)
+                cal = None
+            det = next((d for d in ("rfb320", "scrfd", "yunet") if pack.has_role(f"detector_{d}")), "rfb320")
+            thresholds = {
+                "detector": det,
+                "measured": params.thresholds_measured,
+                "match_threshold": params.match_threshold,
+                "open_set_threshold": params.open_set_threshold,
+                "calibration": None
+                if cal is None
+                else {
+                    "match_threshold": cal.match_threshold,
+                    "open_set_threshold": cal.open_set_threshold,
+                    "model_id": cal.model_id,
+                    "detector": cal.detector,
+                    "measured_at": cal.measured_at.isoformat(),
+                },
+            }
         rows.append(
             {
                 "pack": name,
                 "default": name == man.default_pack,
                 "license": pack.license,
                 "commercial_use": pack.commercial_use,
+                "thresholds": thresholds,
                 "files": [
                     {"role": f.role, "filename": f.filename, "present": have[f.filename]} for f in pack.files
                 ],
@@ -72,10 +98,28 @@ def _cmd_list(args: argparse.Namespace) -> int:
         flag = " (default)" if row["default"] else ""
         nc = "" if row["commercial_use"] else "  [non-commercial only 仅限非商业]"
         out.append(f"{row['pack']}{flag}: {n_have}/{len(row['files'])} present — {row['license']}{nc}")
+        if (th := row["thresholds"]) is not None:
+            out.append("    thresholds: " + _threshold_line(row["pack"], th))
         for f in row["files"]:
             out.append(f"    {'✓' if f['present'] else '·'} {f['role']:<16} {f['filename']}")
     sys.stdout.write("\n".join(out) + "\n")
     return 0
+
+
+def _threshold_line(pack: str, th: dict[str, Any]) -> str:
+    cal = th["calibration"]
+    if cal is not None:
+        return (
+            f"calibrated here {cal['measured_at'][:10]} (match {cal['match_threshold']}, "
+            f"open-set {cal['open_set_threshold']}, detector {cal['detector']})"
+        )
+    if th["measured"]:
+        return f"measured (match {th['match_threshold']}, open-set {th['open_set_threshold']})"
+    return (
+        f"UNMEASURED placeholder (match {th['match_threshold']}); run "
+        f"`anju recognition calibrate --pack {pack} --detector {th['detector']} --root DIR` "
+        "before use"
+    )
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:

@@ -37,6 +37,11 @@ class EmbedderParams(StrictModel):
         le=1.0,
         description="1:N gate threshold (open-set, FPIR-calibrated); None = match_threshold",
     )
+    thresholds_measured: bool = Field(
+        default=False,
+        description="True when the thresholds above were measured with this project's pipeline; "
+        "False: placeholders, calibrate with `anju recognition calibrate` before relying on them",
+    )
 
 
 class ArchiveSource(StrictModel):

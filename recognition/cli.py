@@ -1,4 +1,4 @@
-"""``anju recognition embed | eval lfw | eval openset``."""
+"""``anju recognition embed | eval lfw | eval openset | calibrate``."""
 
 from __future__ import annotations
 
@@ -61,6 +61,31 @@ def register(sub: Any) -> None:
     _model_args(p)
     p.set_defaults(func=_cmd_openset)
     ev.set_defaults(func=lambda a: (ev.print_help(sys.stderr), 2)[1])
+
+    p = rsub.add_parser(
+        "calibrate",
+        help="measure a pack's 1:1 (FAR) and 1:N open-set (FPIR) thresholds on your own labelled faces "
+        "and store them in the model cache, where the pipeline prefers them over the manifest",
+    )
+    p.add_argument("--root", type=Path, required=True, help="folder of <person>/<images>")
+    p.add_argument(
+        "--pairs",
+        type=Path,
+        default=None,
+        help="LFW-style pairs.txt for the 1:1 figure (default: all same-person pairs, capped, "
+        "and random different-person pairs of --root)",
+    )
+    p.add_argument(
+        "--gallery", type=int, default=1000, help="identities enrolled for the open-set figure (0: skip)"
+    )
+    p.add_argument("--far", type=float, default=1e-3, help="false-accept rate of the 1:1 threshold")
+    p.add_argument("--fpir", type=float, default=1e-2, help="false-positive identification rate (1:N)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--dry-run", action="store_true", help="measure and print, do not write the file")
+    p.add_argument("--json", action="store_true")
+    _model_args(p)
+    p.set_defaults(func=_cmd_calibrate)
     parser.set_defaults(func=lambda a: (parser.print_help(sys.stderr), 2)[1])
 
 
@@ -191,42 +216,56 @@ def _cmd_lfw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from anju.clock import SystemClock
+    from models.calibration import calibration_path, save_calibration
+    from recognition.calibrate import calibrate
+    from recognition.metrics import EvalDataError
+
+    if not (0.0 < args.far < 1.0 and 0.0 < args.fpir < 1.0):
+        raise EvalDataError(f"--far {args.far} / --fpir {args.fpir}: rates must lie between 0 and 1")
+    if args.gallery < 0:
+        raise EvalDataError(f"--gallery {args.gallery}: must be 0 (skip the open-set figure) or more")
+    cal = calibrate(
+        _config(args),
+        args.root,
+        SystemClock(),
+        pairs_file=args.pairs,
+        gallery=args.gallery,
+        far=args.far,
+        fpir=args.fpir,
+        seed=args.seed,
+        model_dir=args.model_dir,
+        workers=args.workers,
+    )
+    doc: dict[str, Any] = cal.model_dump(mode="json")
+    if args.dry_run:
+        doc["written_to"] = None
+    else:
+        doc["written_to"] = str(save_calibration(cal, args.model_dir))
+    doc["calibration_file"] = str(calibration_path(cal.pack, args.model_dir))
+    _emit(doc, args.json)
+    return 0
+
+
 def _cmd_openset(args: argparse.Namespace) -> int:
     import time
 
     import numpy as np
 
+    from recognition.calibrate import list_people, open_set_split
     from recognition.evalrun import embed_images
-    from recognition.metrics import EvalDataError, open_set
+    from recognition.metrics import open_set
 
     t0 = time.perf_counter()
     cfg = _config(args)
-    root: Path = args.root
-    if not root.is_dir():
-        raise EvalDataError(f"{root}: not a folder")
-    exts = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-    people = {
-        d.name: sorted(p for p in d.iterdir() if p.suffix.lower() in exts)
-        for d in sorted(root.iterdir())
-        if d.is_dir()
-    }
-    people = {k: v for k, v in people.items() if v}
-    multi = sorted(k for k, v in people.items() if len(v) >= 2)
-    if len(multi) < args.gallery:
-        raise EvalDataError(
-            f"{root}: only {len(multi)} people have two or more images; "
-            f"--gallery {args.gallery} needs that many"
-        )
-    rng = np.random.default_rng(args.seed)
-    gallery_people = sorted(rng.choice(multi, size=args.gallery, replace=False).tolist())
-    gal_set = set(gallery_people)
-    gallery_imgs = [people[k][0] for k in gallery_people]
-    probes: list[Path] = []
-    probe_ids: list[str] = []
-    for k, imgs in people.items():
-        rest = imgs[1:] if k in gal_set else imgs
-        probes += rest
-        probe_ids += [k] * len(rest)
+    split = open_set_split(list_people(args.root), args.gallery, args.seed, args.root)
+    gallery_people, gallery_imgs, probes, probe_ids = (
+        split.gallery_people,
+        split.gallery_images,
+        split.probes,
+        split.probe_ids,
+    )
     res = embed_images(gallery_imgs + probes, cfg, args.model_dir, args.workers)
     g, p = res.vectors[: len(gallery_imgs)], res.vectors[len(gallery_imgs) :]
     sim = p @ g.T

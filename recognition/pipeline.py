@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from models.calibration import calibration_path, load_calibration
 from models.errors import ModelError
-from models.registry import get_pack, model_id
+from models.registry import EmbedderParams, get_pack, model_id
 from models.store import resolve
 from recognition.align import align as align_face
 from recognition.config import RecognitionConfig
@@ -44,6 +45,8 @@ class FacePipeline:
         self.liveness_model = liveness_model
         self._match_threshold = match_threshold
         self._open_set_threshold = open_set_threshold if open_set_threshold is not None else match_threshold
+        # where the thresholds came from: config | calibration | manifest | manifest-unmeasured | caller
+        self.threshold_source = "caller"
 
     @classmethod
     def from_config(cls, cfg: RecognitionConfig, model_dir: Path | None = None) -> FacePipeline:
@@ -72,15 +75,13 @@ class FacePipeline:
             live = LivenessModel(
                 make_session(resolve(cfg.pack, "liveness", model_dir), **threads), cfg.liveness_threshold
             )
-        threshold = (
-            cfg.match_threshold if cfg.match_threshold is not None else emb_file.embedder.match_threshold
+        match, open_set, source = _thresholds(cfg, emb_file.embedder, embedder.model_id, model_dir)
+        log.info(
+            "pack %s: match threshold %.4f, open-set threshold %.4f (%s)", cfg.pack, match, open_set, source
         )
-        open_set = (
-            cfg.match_threshold
-            if cfg.match_threshold is not None
-            else (emb_file.embedder.open_set_threshold or emb_file.embedder.match_threshold)
-        )
-        return cls(cfg, detector, embedder, live, threshold, open_set_threshold=open_set)
+        pipe = cls(cfg, detector, embedder, live, match, open_set_threshold=open_set)
+        pipe.threshold_source = source
+        return pipe
 
     @property
     def model_id(self) -> str:
@@ -133,6 +134,59 @@ class FacePipeline:
             for r in results:
                 r.liveness = self.liveness(frame, r.detection)
         return results
+
+
+def _thresholds(
+    cfg: RecognitionConfig, params: EmbedderParams, embedder_id: str, model_dir: Path | None
+) -> tuple[float, float, str]:
+    """(1:1 threshold, 1:N threshold, source): config override, else the site calibration in the model
+    cache (when it was measured with this very embedder file), else the manifest's figures."""
+    if cfg.match_threshold is not None:
+        return cfg.match_threshold, cfg.match_threshold, "config"
+    cal = load_calibration(cfg.pack, model_dir)
+    path = calibration_path(cfg.pack, model_dir)
+    if cal is not None and cal.model_id != embedder_id:
+        log.warning(
+            "%s: calibration measured with %s, not with the installed embedder %s; ignored "
+            "(re-run `anju recognition calibrate --pack %s`)",
+            path,
+            cal.model_id,
+            embedder_id,
+            cfg.pack,
+        )
+        cal = None
+    if cal is not None:
+        if (cal.detector, cal.flip_fusion) != (cfg.detector, cfg.flip_fusion):
+            log.warning(
+                "%s: thresholds were calibrated with detector %s (flip fusion %s) but this pipeline uses "
+                "%s (flip fusion %s); scores may differ: re-run `anju recognition calibrate --pack %s "
+                "--detector %s`",
+                path,
+                cal.detector,
+                cal.flip_fusion,
+                cfg.detector,
+                cfg.flip_fusion,
+                cfg.pack,
+                cfg.detector,
+            )
+        open_set = cal.open_set_threshold if cal.open_set_threshold is not None else cal.match_threshold
+        return cal.match_threshold, open_set, "calibration"
+    open_set = params.open_set_threshold if params.open_set_threshold is not None else params.match_threshold
+    if not params.thresholds_measured:
+        log.warning(
+            "model pack %s: its thresholds (match %.3f, open-set %.3f) are UNMEASURED placeholders and no "
+            "calibration was found at %s; gate decisions may accept strangers or reject residents. "
+            "Measure them on your own labelled faces: anju recognition calibrate --pack %s --detector %s "
+            "--root DIR",
+            cfg.pack,
+            params.match_threshold,
+            open_set,
+            path,
+            cfg.pack,
+            cfg.detector,
+        )
+        return params.match_threshold, open_set, "manifest-unmeasured"
+    return params.match_threshold, open_set, "manifest"
 
 
 def frame_of(image: np.ndarray, source_id: str = "") -> Frame:
