@@ -96,3 +96,52 @@ export function legend(labels) {
   });
   return box;
 }
+
+function uptimeColour(u) {
+  if (u === null || u === undefined) return '#cbd5e1';
+  if (u >= 0.99) return '#16a34a';
+  if (u >= 0.9) return '#f59e0b';
+  return '#dc2626';
+}
+
+/**
+ * Uptime per bucket as bars on a 0–100 % axis, coloured by level; grey where nothing is known.
+ * data: [{label, uptime (0..1 or null), title}].
+ */
+export function uptimeChart(data, { width = 560, height = 180, title = '' } = {}) {
+  const pad = { l: 40, r: 8, t: 8, b: 24 };
+  const svg = s('svg', { class: 'chart uptime', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': title });
+  const iw = width - pad.l - pad.r;
+  const ih = height - pad.t - pad.b;
+  for (let i = 0; i <= 4; i += 1) {
+    const y = pad.t + ih - (ih * i) / 4;
+    svg.append(s('line', { x1: pad.l, x2: width - pad.r, y1: y, y2: y, class: 'axis' }),
+      s('text', { x: pad.l - 4, y: y + 4, 'text-anchor': 'end' }, `${i * 25}%`));
+  }
+  const gw = iw / Math.max(1, data.length);
+  const every = Math.ceil(data.length / 12);
+  data.forEach((d, i) => {
+    const known = d.uptime !== null && d.uptime !== undefined;
+    const bh = known ? Math.max(1, ih * d.uptime) : ih;
+    const rect = s('rect', {
+      x: pad.l + i * gw + gw * 0.1, y: pad.t + ih - bh, width: Math.max(1, gw * 0.8), height: bh,
+      fill: uptimeColour(d.uptime), 'fill-opacity': known ? 1 : 0.35, 'data-uptime': known ? d.uptime : '',
+    });
+    rect.append(s('title', {}, d.title || `${d.label}: ${known ? `${Math.round(d.uptime * 1000) / 10}%` : '—'}`));
+    svg.append(rect);
+    if (i % every === 0) svg.append(s('text', { x: pad.l + i * gw + gw / 2, y: height - 8, 'text-anchor': 'middle' }, d.label));
+  });
+  return svg;
+}
+
+/** A small strip of uptime cells (one per bucket) for a table row. */
+export function uptimeStrip(values, { width = 144, height = 16 } = {}) {
+  const svg = s('svg', { class: 'strip', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img' });
+  const w = width / Math.max(1, values.length);
+  values.forEach((u, i) => {
+    const cell = s('rect', { x: i * w, y: 0, width: Math.max(1, w - 1), height, fill: uptimeColour(u) });
+    cell.append(s('title', {}, u === null || u === undefined ? '—' : `${Math.round(u * 1000) / 10}%`));
+    svg.append(cell);
+  });
+  return svg;
+}

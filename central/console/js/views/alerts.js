@@ -3,7 +3,7 @@ import { acknowledge, evidenceLine, feed, loadSnapshot } from '../alertfeed.js';
 import { fmtTime, t, tv } from '../i18n.js';
 import { clear, h, modal, showError, tag, toast } from '../ui.js';
 import { deviceStatus, openDoorButton } from './devices.js';
-import { todaysVisitors } from './visitors.js';
+import { todaysPasses } from './visitors.js';
 
 function card(al) {
   const img = h('img', { alt: t('alerts.snapshot'), class: 'hidden' });
@@ -70,11 +70,17 @@ export async function render(main, { user }) {
       clear(devicesBox).append(h('h2', {}, t('devices.title')), h('div', { class: 'muted' }, err.message));
     }
     try {
-      const vs = await todaysVisitors();
-      clear(visitorsBox).append(h('h2', {}, `${t('visitors.today')} (${vs.length})`),
-        vs.slice(0, 10).map((v) => h('div', { class: 'row' }, h('span', { class: 'grow' }, v.entry_camera_id || v.pass_id),
-          h('span', { class: 'muted' }, `${fmtTime(v.entered_at, false)}${v.left_at ? ` → ${fmtTime(v.left_at, false)}` : ''}`))),
-        h('a', { class: 'btn small', href: '#/visitors' }, t('visitors.new')));
+      // Passes valid today with their status and arrival (visit records) — who is expected, who came.
+      const ps = await todaysPasses();
+      const arrived = ps.filter((p) => p.last_entered_at && new Date(p.last_entered_at) >= new Date(new Date().setHours(0, 0, 0, 0)));
+      clear(visitorsBox).append(h('h2', {}, `${t('visitors.today')} (${arrived.length}/${ps.length})`),
+        ps.length ? null : h('div', { class: 'muted' }, t('visitors.noPasses')),
+        ps.slice(0, 10).map((p) => h('div', { class: 'row', dataset: { pass: p.id } },
+          h('span', { class: 'grow' }, `${p.visitor_name}${p.host_household_name ? ` → ${p.host_household_name}` : ''}`),
+          tag(p.state, tv('passState', p.state)),
+          h('span', { class: 'muted' }, p.inside ? t('visitors.inside')
+            : p.last_entered_at ? `${fmtTime(p.last_entered_at, false)}${p.last_left_at ? ` → ${fmtTime(p.last_left_at, false)}` : ''}` : t('visitors.notArrived')))),
+        h('a', { class: 'btn small', href: '#/visitors' }, t('visitors.all')));
     } catch (err) {
       clear(visitorsBox).append(h('h2', {}, t('visitors.today')), h('div', { class: 'muted' }, err.message));
     }

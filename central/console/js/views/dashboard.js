@@ -6,6 +6,7 @@ import { t, tv } from '../i18n.js';
 import { barChart, donutChart, hbarChart, legend } from '../charts.js';
 import { h, stat } from '../ui.js';
 import { deviceStatus } from './devices.js';
+import { bucketsChart, cameraTable, fetchUptime, pctText } from '../uptime.js';
 
 const DAY = 86400000;
 
@@ -96,7 +97,7 @@ function fmtSecs(s) {
 
 export async function render(main) {
   const since = new Date(Date.now() - 7 * DAY).toISOString();
-  const [events, alerts, cameras, visitors, houses, tasks, households, zones] = await Promise.all([
+  const [events, alerts, cameras, visitors, houses, tasks, households, zones, uptime] = await Promise.all([
     passEvents(since).catch(() => null),
     safe('/alerts', { limit: 500 }),
     deviceStatus().then((st) => st.cameras).catch(() => null),
@@ -105,10 +106,12 @@ export async function render(main) {
     safe(`/reconciliation/sites/${encodeURIComponent(site.id)}/tasks`, { site_id: undefined }),
     safe('/households', { limit: 500 }),
     safe('/zones'),
+    fetchUptime({ hours: 24 }).catch(() => null),
   ]);
+  const cameraNames = new Map((cameras || []).map((c) => [c.code, c.name || c.code]));
   const zoneNames = new Map((zones || []).map((z) => [z.code, z.name]));
   const st = aggregate({ events: events || [], alerts: alerts || [], cameras: cameras || [], visitors: visitors || [], houses, tasks, households: households || [], zoneNames });
-  const missing = [['events', events], ['alerts', alerts], ['cameras', cameras], ['visitors', visitors]].filter(([, v]) => v === null).map(([k]) => k);
+  const missing = [['events', events], ['alerts', alerts], ['cameras', cameras], ['visitors', visitors], ['uptime', uptime]].filter(([, v]) => v === null).map(([k]) => k);
   main.append(
     h('div', { class: 'toolbar' }, h('h1', {}, t('nav.dashboard')), h('span', { class: 'muted' }, t('dash.window')),
       missing.length ? h('span', { class: 'errors' }, `${t('dash.missing')}: ${missing.join(', ')}`) : null),
@@ -129,7 +132,12 @@ export async function render(main) {
       h('div', { class: 'panel' }, h('h2', {}, t('dash.visitsPerDay')), barChart(st.visitDays, { series: [t('dash.visits')], height: 160 })),
       h('div', { class: 'panel' }, h('h2', {}, t('dash.devicesVisitors')), h('div', { class: 'grid2' },
         stat(t('dash.cameraUptime'), `${st.camsOnline}/${st.camsTotal}`),
+        stat(t('dash.uptime24h'), uptime ? pctText(uptime.uptime) : '—', uptime && uptime.uptime !== null && uptime.uptime < 0.99 ? 'warn' : ''),
         stat(t('dash.visitorsToday'), st.visitorsToday),
         stat(t('dash.rentals'), st.rentalTotal),
-        stat(t('dash.tasksOverdue'), st.tasksOverdue, st.tasksOverdue ? 'bad' : '')))));
+        stat(t('dash.tasksOverdue'), st.tasksOverdue, st.tasksOverdue ? 'bad' : '')))),
+    h('div', { class: 'grid2', id: 'dash-uptime' },
+      h('div', { class: 'panel' }, h('h2', {}, t('dash.cameraUptimeChart')),
+        uptime ? bucketsChart(uptime.overall, false, { height: 160, title: t('dash.cameraUptimeChart') }) : h('div', { class: 'empty' }, t('uptime.noData'))),
+      h('div', { class: 'panel' }, h('h2', {}, t('uptime.perCamera')), uptime ? cameraTable(uptime, cameraNames) : h('div', { class: 'empty' }, t('uptime.noData')))));
 }

@@ -3,6 +3,7 @@
 import { blobUrl, del, get, items, patch, post, put, site } from '../api.js';
 import { fmtTime, t, tv } from '../i18n.js';
 import { buildForm, clear, dataTable, h, modal, showError, tag, toast } from '../ui.js';
+import { bucketsChart, cameraTable, cameraUptimeDialog, fetchUptime, pctText } from '../uptime.js';
 
 const yes = (v) => (v ? '✓' : '');
 const sel = (group, values) => values.map((v) => [v, tv(group, v)]);
@@ -48,6 +49,24 @@ function visitPanel(reload) {
     },
   });
   return h('div', { class: 'panel', style: { maxWidth: '720px' } }, h('h2', {}, t('visit.title')), f.form);
+}
+
+/** Camera uptime over the last 24 hours: all cameras by hour, and each camera as a strip. */
+function uptimeHeader() {
+  const box = h('div', { class: 'panel', id: 'cameras-uptime', style: { marginBottom: '12px' } }, h('h2', {}, t('uptime.title')));
+  (async () => {
+    try {
+      const [report, devices] = await Promise.all([fetchUptime({ hours: 24 }), get('/devices').then(items)]);
+      const names = new Map(devices.filter((d) => d.type === 'camera').map((d) => [d.code, d.name || d.code]));
+      box.append(h('div', { class: 'grid2' },
+        h('div', {}, h('div', { class: 'muted' }, `${t('uptime.overall')} · ${t('uptime.last24h')}: `, h('b', { id: 'uptime-overall' }, pctText(report.uptime))),
+          bucketsChart(report.overall, false, { height: 150, title: t('uptime.title') })),
+        h('div', {}, cameraTable(report, names))));
+    } catch (err) {
+      box.append(h('div', { class: 'muted' }, err.message));
+    }
+  })();
+  return box;
 }
 
 /** Consent withdrawal: templates are deleted (and revoked at every gate); the person gets a PIN and a QR instead. */
@@ -128,7 +147,8 @@ export const SPECS = {
       fld('kind', { type: 'select', options: sel('zoneKind', ZONE_KINDS), value: 'gate' }), fld('building_id', { type: 'lookup' })],
   },
   cameras: {
-    path: '/devices', filter: (d) => d.type === 'camera', fixed: { type: 'camera' },
+    path: '/devices', filter: (d) => d.type === 'camera', fixed: { type: 'camera' }, header: uptimeHeader,
+    actions: [['uptime', (d) => cameraUptimeDialog(d)]],
     columns: [col('code'), col('name'), refCol('zone_id'), enumCol('direction', 'direction'), col('node_id'), col('enabled', (d) => yes(d.enabled))],
     form: [fld('zone_id', { type: 'lookup', required: true }), fld('code', { required: true }), fld('name'), fld('direction', { type: 'select', options: sel('direction', ['in', 'out', 'both']), value: 'both' }), fld('node_id', { required: true })],
   },
