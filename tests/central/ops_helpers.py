@@ -1,14 +1,18 @@
-"""Builders shared by the zones/events/alerts/visitors/vehicles tests (real contract events)."""
+"""Builders shared by the zones/events/alerts/visitors/vehicles/whitelist tests (real contract events)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from central.models.registry import Building, House, Household, Person, Site
+from central.models.visitors import Visitor, VisitorPass
+from central.services.visitors import issue_visitor_pass
 from contracts import (
     DoorState,
     DoorStateEvent,
@@ -19,6 +23,7 @@ from contracts import (
     WatchlistHitEvent,
 )
 from contracts.messages import Direction
+from gateway.signing import Signer
 
 _seq = iter(range(1, 10_000_000))
 
@@ -97,6 +102,36 @@ def person(db: Session, site: Site, now: datetime, name: str = "张三", **kw: A
     db.add(p)
     db.commit()
     return p
+
+
+def central_signer() -> Signer:
+    """A fresh Ed25519 key standing in for central's signing key (visitor passes)."""
+    return Signer("central", Ed25519PrivateKey.generate())
+
+
+def visitor_pass(
+    db: Session,
+    sign: Callable[[bytes], bytes],
+    host: Household,
+    now: datetime,
+    valid_for: timedelta,
+    *,
+    name: str = "访客",
+    **kw: Any,
+) -> tuple[Visitor, VisitorPass]:
+    """A visitor pass issued at ``now`` for a visitor of ``host`` (its site), valid from ``now`` for
+    ``valid_for``; ``kw`` goes to :func:`issue_visitor_pass` (rings, zone_codes, …)."""
+    return issue_visitor_pass(
+        db,
+        sign,
+        site_id=host.site_id,
+        host_household_id=host.id,
+        name=name,
+        valid_from=now,
+        valid_until=now + valid_for,
+        now=now,
+        **kw,
+    )
 
 
 # ---------------------------------------------------------------- authz matrix factories

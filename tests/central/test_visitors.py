@@ -7,7 +7,6 @@ from datetime import timedelta
 import cv2
 import numpy as np
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -21,12 +20,12 @@ from contracts import PersonKind
 from contracts.messages import Credential
 from contracts.passes import PassFormatError, PassKind, decode_pass, split_pass
 from gateway.signing import Signer, verify
-from tests.central.ops_helpers import household, pass_event, person
+from tests.central.ops_helpers import central_signer, household, pass_event, person, visitor_pass
 
 
 @pytest.fixture
 def signer() -> Signer:
-    return Signer("central", Ed25519PrivateKey.generate())
+    return central_signer()
 
 
 def _verifier(signer: Signer):  # type: ignore[no-untyped-def]
@@ -39,17 +38,8 @@ def test_pass_signed_masked_and_tamper_evident(
     site = make_site()
     now = clock.now()
     hh = household(db, site, now)
-    _, vpass = issue_visitor_pass(
-        db,
-        signer.sign,
-        site_id=site.id,
-        host_household_id=hh.id,
-        name="司马访客",
-        valid_from=now,
-        valid_until=now + timedelta(days=1),
-        now=now,
-        rings=[1, 2],
-        zone_codes=["gate-n"],
+    _, vpass = visitor_pass(
+        db, signer.sign, hh, now, timedelta(days=1), name="司马访客", rings=[1, 2], zone_codes=["gate-n"]
     )
     payload = decode_pass(vpass.token, _verifier(signer))
     assert payload.pass_id == vpass.id and payload.kind is PassKind.visitor and payload.holder == "司***"
@@ -57,7 +47,7 @@ def test_pass_signed_masked_and_tamper_evident(
     assert not payload.allows(ring=1, zone_id="gate-s")
     body, _sig = split_pass(vpass.token)
     assert "司马" not in body.decode()
-    other = Signer("central", Ed25519PrivateKey.generate())
+    other = central_signer()
     with pytest.raises(PassFormatError):
         decode_pass(vpass.token, _verifier(other))  # another key
     prefix, b64, s64 = vpass.token.split(".")
@@ -115,34 +105,23 @@ def test_visit_records_from_pass_events(
     site = make_site()
     now = clock.now()
     hh = household(db, site, now)
-    visitor, vpass = issue_visitor_pass(
-        db,
-        signer.sign,
-        site_id=site.id,
-        host_household_id=hh.id,
-        name="访客",
-        valid_from=now,
-        valid_until=now + timedelta(hours=6),
-        now=now,
-    )
+    visitor, vpass = visitor_pass(db, signer.sign, hh, now, timedelta(hours=6), name="访客")
     ing = Ingestor(make_session_factory(engine), clock)
     qr = {"credential": Credential.qr, "pass_id": vpass.id, "person_kind": PersonKind.visitor}
-    ing.on_events(
-        [pass_event(site, now + timedelta(minutes=1), f"pass:{vpass.id}", ring=1, direction="in", **qr)]
-    )
-    ing.on_events(
-        [pass_event(site, now + timedelta(minutes=3), f"pass:{vpass.id}", ring=3, direction="in", **qr)]
-    )
-    ing.on_events(
-        [pass_event(site, now + timedelta(hours=2), f"pass:{vpass.id}", ring=1, direction="out", **qr)]
-    )
+
+    def scan(after: timedelta, ring: int, direction: str) -> None:  # the pass QR read at a gate
+        ing.on_events(
+            [pass_event(site, now + after, f"pass:{vpass.id}", ring=ring, direction=direction, **qr)]
+        )
+
+    scan(timedelta(minutes=1), 1, "in")
+    scan(timedelta(minutes=3), 3, "in")
+    scan(timedelta(hours=2), 1, "out")
     db.expire_all()
     (visit,) = db.scalars(select(Visit)).all()
     assert visit.visitor_id == visitor.id and visit.host_household_id == hh.id
     assert visit.entered_at == now + timedelta(minutes=1) and visit.left_at == now + timedelta(hours=2)
-    ing.on_events(
-        [pass_event(site, now + timedelta(hours=3), f"pass:{vpass.id}", ring=1, direction="in", **qr)]
-    )
+    scan(timedelta(hours=3), 1, "in")
     db.expire_all()
     assert len(db.scalars(select(Visit)).all()) == 2  # a second visit on the same pass
 
@@ -155,16 +134,7 @@ def test_ops_worker_expires_passes_without_a_link(
     site = make_site()
     now = clock.now()
     hh = household(db, site, now)
-    _, vpass = issue_visitor_pass(
-        db,
-        signer.sign,
-        site_id=site.id,
-        host_household_id=hh.id,
-        name="访客",
-        valid_from=now,
-        valid_until=now + timedelta(hours=1),
-        now=now,
-    )
+    _, vpass = visitor_pass(db, signer.sign, hh, now, timedelta(hours=1), name="访客")
     worker = OpsWorker(make_session_factory(engine), clock)
     try:
         worker.tick()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, time, timedelta
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,11 +13,10 @@ from central.models.biometrics import Consent, FaceTemplate
 from central.models.registry import Person
 from central.models.zones import AccessRule, WhitelistVersion
 from central.services.access import may_pass
-from central.services.visitors import issue_visitor_pass, revoke_pass
+from central.services.visitors import revoke_pass
 from central.services.whitelist import PASS_PREFIX, DbTemplateSource, WhitelistCompiler, mark_person_changed
 from contracts import WhitelistDelta, WhitelistSnapshot
-from gateway.signing import Signer
-from tests.central.ops_helpers import household, person
+from tests.central.ops_helpers import central_signer, household, person, visitor_pass
 
 MODEL = "w600k_r50"
 
@@ -137,31 +135,12 @@ def test_visitor_pass_on_whitelist_until_revoked_or_expired(db: Session, clock: 
     site = make_site()
     now = clock.now()
     hh = household(db, site, now)
-    signer = Signer("central", Ed25519PrivateKey.generate())
+    signer = central_signer()
     sink = RecordingSink()
     wl = WhitelistCompiler(clock, DbTemplateSource(MODEL), sink)
     wl.snapshot(db, site.id)
-    _, p1 = issue_visitor_pass(
-        db,
-        signer.sign,
-        site_id=site.id,
-        host_household_id=hh.id,
-        name="访客甲",
-        valid_from=now,
-        valid_until=now + timedelta(hours=4),
-        now=now,
-    )
-    _, p2 = issue_visitor_pass(
-        db,
-        signer.sign,
-        site_id=site.id,
-        host_household_id=hh.id,
-        name="访客乙",
-        valid_from=now,
-        valid_until=now + timedelta(hours=2),
-        now=now,
-        rings=[1],
-    )
+    _, p1 = visitor_pass(db, signer.sign, hh, now, timedelta(hours=4), name="访客甲")
+    _, p2 = visitor_pass(db, signer.sign, hh, now, timedelta(hours=2), name="访客乙", rings=[1])
     (delta,) = wl.process_changes(db)
     assert sorted(u.person_id for u in delta.upserts) == sorted([PASS_PREFIX + p1.id, PASS_PREFIX + p2.id])
     revoke_pass(db, p1, "host cancelled", now)
