@@ -40,4 +40,4 @@ def test_admin_reads_and_verifies_the_audit_log(result: dict[str, Any]) -> None:
     assert result["auditFiltered"] and all("create" in a for a in result["auditFiltered"])
     assert "✓" in result["chain"]
     assert result["sites"] >= 1
-    assert "retention" in result["retention"] or "保留" in result["retention"]
+    assert "数据保留" in result["retention"] and "通行记录" in result["retention"]

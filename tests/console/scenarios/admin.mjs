@@ -71,9 +71,9 @@ scenario(async ({ context }) => {
   await page.waitForSelector('table.data');
   out.sites = await page.$$eval('table.data tbody tr', (trs) => trs.length);
   await page.goto(`${BASE_URL}/#/retention`);
-  await page.waitForSelector('.view .panel');
-  out.retention = await page.textContent('.view .panel');
-  await shot(page, 'admin-retention');
+  await page.waitForSelector('#retention-save');
+  out.retention = await page.textContent('.view');
+  await shot(page, 'admin-retention-first');
   assert(out.users.some((u) => u.includes('夜班保安')), 'new user listed');
   return out;
 });
