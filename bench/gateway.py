@@ -11,6 +11,12 @@ event id) and stores in SQLite and/or PostgreSQL. Three phases per database:
 - ``latency``: a paced load (``--rate``/s); p50/p99 of stored-at minus captured-at;
 - ``drain``: the broker is down while the edge queues ``--events``; then it
   starts and the backlog drains; events/s from broker start to the last row.
+
+Before those, ``outbox_put`` measures single-event ``Outbox.put`` calls/s in
+this process (``synchronous=FULL``, one event per call, as camera workers put
+them) with 1 and 4 writer threads, once with one transaction per call (the
+old behaviour) and once with group commit, and reports the ratio.
+``--databases ''`` runs only that part.
 """
 
 from __future__ import annotations
@@ -44,6 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql"
     )
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--outbox-seconds", type=float, default=3.0, help="seconds per outbox_put run (0: skip)"
+    )
+    parser.add_argument(
+        "--outbox-threads", default="1,4", help="comma-separated writer thread counts for outbox_put"
+    )
+    parser.add_argument(
+        "--outbox-rounds", type=int, default=3, help="alternating per-call/group runs per thread count"
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON figures")
 
 
@@ -124,6 +139,93 @@ def _edge_main(cfg_json: str, outbox_path: str, n: int, rate: float, q: Any) -> 
     q.put(("drained", time.time()))
     q.put(("cpu_s", time.process_time()))
     link.stop()
+
+
+def _outbox_run(path: Path, threads: int, group_commit: bool, seconds: float) -> dict[str, Any]:
+    """``threads`` writers each put one event per call for ``seconds``; calls/s over all of them."""
+    from anju.clock import SystemClock
+    from contracts.messages import PassEvent, PersonKind
+    from gateway.outbox import Outbox
+
+    clock = SystemClock()
+    box = Outbox(path, 1 << 30, clock, synchronous="FULL", group_commit=group_commit)
+    stop = threading.Event()
+    counts = [0] * threads
+
+    def writer(i: int) -> None:
+        while not stop.is_set():
+            box.put(
+                PassEvent(
+                    event_id=uuid.uuid4(),
+                    site_id=SITE,
+                    node_id="edge-outbox",
+                    seq=box.next_seq(),
+                    captured_at=clock.now(),
+                    camera_id=f"cam-{i}",
+                    person_id="p-1",
+                    person_kind=PersonKind.owner,
+                )
+            )
+            counts[i] += 1
+
+    workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
+    t0 = time.perf_counter()
+    for w in workers:
+        w.start()
+    stop.wait(seconds)
+    stop.set()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - t0
+    total = sum(counts)
+    commits = box.commits()
+    box.close()
+    return {
+        "puts": total,
+        "seconds": round(elapsed, 3),
+        "puts_per_s": round(total / elapsed, 1),
+        "transactions": commits,
+        "events_per_transaction": round(total / commits, 2) if commits else None,
+    }
+
+
+def _outbox_put(args: argparse.Namespace) -> dict[str, Any]:
+    counts = [int(t) for t in args.outbox_threads.split(",") if t.strip()]
+    section: dict[str, Any] = {
+        "synchronous": "FULL",
+        "seconds_per_run": args.outbox_seconds,
+        "rounds": args.outbox_rounds,
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+        "per_call": {},
+        "group_commit": {},
+        "ratio_group_vs_per_call": {},
+    }
+    work = Path(tempfile.mkdtemp(prefix="anju-bench-outbox-"))
+    try:
+        for n in counts:
+            runs: dict[str, list[dict[str, Any]]] = {"per_call": [], "group_commit": []}
+            # Alternating rounds, so a change in machine load hits both modes alike.
+            for r in range(max(1, args.outbox_rounds)):
+                for mode, group in (("per_call", False), ("group_commit", True)):
+                    runs[mode].append(_outbox_run(work / f"{mode}-{n}-{r}.db", n, group, args.outbox_seconds))
+            for mode, done in runs.items():
+                puts = sum(d["puts"] for d in done)
+                secs = sum(d["seconds"] for d in done)
+                txs = sum(d["transactions"] for d in done)
+                section[mode][str(n)] = {
+                    "puts": puts,
+                    "seconds": round(secs, 3),
+                    "puts_per_s": round(puts / secs, 1),
+                    "puts_per_s_each_round": [d["puts_per_s"] for d in done],
+                    "transactions": txs,
+                    "events_per_transaction": round(puts / txs, 2) if txs else None,
+                }
+            before = section["per_call"][str(n)]["puts_per_s"]
+            after = section["group_commit"][str(n)]["puts_per_s"]
+            section["ratio_group_vs_per_call"][str(n)] = round(after / before, 2) if before else None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return section
 
 
 class _Sink:
@@ -273,6 +375,8 @@ def run(args: argparse.Namespace) -> int:
         },
         "databases": {},
     }
+    if args.outbox_seconds > 0:
+        report["outbox_put"] = _outbox_put(args)
     for kind in [d.strip() for d in args.databases.split(",") if d.strip()]:
         work = Path(tempfile.mkdtemp(prefix=f"anju-bench-gw-{kind}-"))
         try:

@@ -13,6 +13,15 @@ when is enqueued in the same transaction: nothing is dropped silently.
 
 The per-node sequence number lives here too (``next_seq``), so it survives
 restarts together with the events that carry it.
+
+Group commit: a sync costs milliseconds, so one transaction per :meth:`Outbox.put`
+caps a node at a few hundred single events/s. Concurrent callers (several
+camera workers) therefore share transactions: the first caller becomes the
+leader and commits its own events; whoever arrives while that commit runs
+waits, and the next leader commits all of them in one transaction and one
+sync. Every caller still returns only after the transaction holding its events
+has committed, so the durability promise is unchanged; a lone caller never
+waits for company.
 """
 
 from __future__ import annotations
@@ -64,6 +73,19 @@ class OutboxError(AnjuError):
     """The outbox cannot take an event (e.g. it alone exceeds the disk bound)."""
 
 
+_Row = tuple[int, str, str, int, str, int, bytes]  # seq, event_id, kind, severity, captured_at, size, body
+
+
+@dataclass(eq=False)
+class _Waiting:
+    """One put()/put_many() call waiting for a group commit."""
+
+    rows: list[_Row]
+    like: EventBase  # names the node for an overflow event
+    done: bool = False
+    error: BaseException | None = None
+
+
 @dataclass(frozen=True)
 class OutboxItem:
     """One stored event, as the link publishes it."""
@@ -85,13 +107,23 @@ class Outbox:
         clock: Clock,
         *,
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        group_commit: bool = True,
     ) -> None:
+        """``group_commit=False`` gives every call its own transaction (the bench's baseline)."""
         if max_bytes < 4096:
             raise OutboxError(f"outbox {path}: max_bytes {max_bytes} is below the 4096-byte minimum")
         self.path = path
         self.max_bytes = max_bytes
         self._clock = clock
         self._lock = threading.RLock()
+        # Sequence numbers have their own lock: camera workers numbering their next events must
+        # not wait for a commit (and its sync) in progress, or nobody is there to share the next.
+        self._seq_lock = threading.Lock()
+        self.group_commit = group_commit
+        self._group = threading.Condition(threading.Lock())
+        self._waiting: list[_Waiting] = []
+        self._leading = False
+        self._commits = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -115,7 +147,7 @@ class Outbox:
 
     def next_seq(self) -> int:
         """The next per-node sequence number; made durable when the event carrying it is put."""
-        with self._lock:
+        with self._seq_lock:
             seq = self._next_seq
             self._next_seq += 1
             return seq
@@ -127,10 +159,60 @@ class Outbox:
         self.put_many([event])
 
     def put_many(self, events: Sequence[EventBase]) -> None:
-        """Store several events in one transaction (one sync)."""
+        """Store several events in one transaction (one sync), shared with concurrent callers."""
         if not events:
             return
-        rows = []
+        rows = self._rows(events)
+        if not self.group_commit:
+            with self._lock:
+                self._commit(rows, events[0])
+            return
+        me = _Waiting(rows, events[0])
+        group: list[_Waiting] = []
+        with self._group:
+            self._waiting.append(me)
+            while self._leading and not me.done:
+                self._group.wait()
+            if not me.done:
+                # Lead: take everyone waiting (me included) into one transaction.
+                self._leading = True
+                group, self._waiting = self._waiting, []
+        if group:
+            self._commit_group(group, me)
+        if me.error is not None:
+            raise me.error
+
+    def _commit_group(self, group: list[_Waiting], leader: _Waiting) -> None:
+        try:
+            try:
+                with self._lock:
+                    self._commit([row for w in group for row in w.rows], group[0].like)
+            except Exception:
+                if len(group) == 1:
+                    raise
+                # One caller's events may be the problem (no room for them): the others must not
+                # fail with it, so each goes again in its own transaction and keeps its own error.
+                for w in group:
+                    try:
+                        with self._lock:
+                            self._commit(w.rows, w.like)
+                    except Exception as exc:
+                        w.error = exc
+        except BaseException as exc:
+            # The leader's own call raises exc; the others learn their events were not stored.
+            for w in group:
+                if w is not leader and w.error is None:
+                    w.error = OutboxError(f"outbox {self.path}: events not stored: {exc!r}")
+            raise
+        finally:
+            with self._group:
+                for w in group:
+                    w.done = True
+                self._leading = False
+                self._group.notify_all()
+
+    def _rows(self, events: Sequence[EventBase]) -> list[_Row]:
+        rows: list[_Row] = []
         for event in events:
             body = event.model_dump_json().encode("utf-8")
             size = len(body) + ROW_OVERHEAD_BYTES
@@ -151,42 +233,46 @@ class Outbox:
                     body,
                 )
             )
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                needed = sum(r[5] for r in rows)
-                overflow = (
-                    self._make_room(needed, events[0]) if self._used + needed > self.max_bytes else None
-                )
-                self._db.executemany(
+        return rows
+
+    def _commit(self, rows: list[_Row], like: EventBase) -> None:
+        """Insert ``rows`` in one transaction, making room first if needed; caller holds ``_lock``."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            needed = sum(r[5] for r in rows)
+            overflow = self._make_room(needed, like) if self._used + needed > self.max_bytes else None
+            self._db.executemany(
+                "INSERT INTO outbox (seq, event_id, kind, severity, captured_at, size, body)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            if overflow is not None:
+                self._db.execute(
                     "INSERT INTO outbox (seq, event_id, kind, severity, captured_at, size, body)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
+                    overflow,
                 )
-                if overflow is not None:
-                    self._db.execute(
-                        "INSERT INTO outbox (seq, event_id, kind, severity, captured_at, size, body)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        overflow,
-                    )
-                    needed += overflow[5]
+                needed += overflow[5]
+            with self._seq_lock:
                 top = max(max(r[0] for r in rows) + 1, self._next_seq)
-                self._db.execute(
-                    "INSERT INTO meta (key, value) VALUES ('next_seq', ?)"
-                    " ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
-                    (top,),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                self._recount()
-                raise
-            self._used += needed
-            self._count += len(rows) + (1 if overflow is not None else 0)
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES ('next_seq', ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
+                (top,),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._recount()
+            raise
+        self._used += needed
+        self._count += len(rows) + (1 if overflow is not None else 0)
+        with self._seq_lock:
             self._next_seq = max(self._next_seq, top)
+        self._commits += 1
 
-    def _make_room(self, needed: int, like: EventBase) -> tuple[int, str, str, int, str, int, bytes]:
+    def _make_room(self, needed: int, like: EventBase) -> _Row:
         """Drop the oldest lowest-severity rows until ``needed`` (plus the overflow event) fits.
 
         Runs inside the caller's transaction; returns the overflow event's row.
@@ -220,8 +306,9 @@ class Outbox:
         )
         now = self._clock.now()
         assert oldest is not None and newest is not None  # dropped >= 1 here
-        seq = self._next_seq
-        self._next_seq += 1
+        with self._seq_lock:
+            seq = self._next_seq
+            self._next_seq += 1
         event = OutboxOverflowEvent(
             event_id=uuid.uuid4(),
             site_id=like.site_id,
@@ -295,6 +382,16 @@ class Outbox:
         self._count, self._used = int(count), int(used)
 
     # -- state ------------------------------------------------------------------
+
+    def commits(self) -> int:
+        """Transactions put()/put_many() have committed since this outbox was opened."""
+        with self._lock:
+            return self._commits
+
+    def waiting(self) -> int:
+        """Callers queued for the next group commit (not counting the one committing now)."""
+        with self._group:
+            return len(self._waiting)
 
     def depth(self) -> int:
         with self._lock:
