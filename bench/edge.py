@@ -41,6 +41,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--streams", default="1,2,4,6,8", help="stream counts to try")
     p.add_argument("--stream-seconds", type=float, default=12.0, help="seconds per stream-count trial")
     p.add_argument("--target-fps", type=float, default=10.0, help="analysed frames/s each stream must keep")
+    p.add_argument(
+        "--pooling-lfw",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="instead: compare the multi-look rules (each look ≥ threshold vs pooled template) on LFW",
+    )
+    p.add_argument("--pooling-looks", type=int, default=2, help="looks per track in --pooling-lfw")
+    p.add_argument("--pooling-cache", type=Path, default=None, help="--pooling-lfw: reuse embeddings (.npz)")
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -265,12 +274,38 @@ def _count(items: Any) -> dict[str, int]:
     return out
 
 
+def _pooling(args: argparse.Namespace) -> int:
+    from bench.edge_pooling import evaluate
+    from edge.config import DecisionConfig
+    from recognition.config import RecognitionConfig
+    from recognition.pipeline import FacePipeline
+
+    if not args.pooling_lfw.is_dir():
+        log.error("%s: not a directory", args.pooling_lfw)
+        return 2
+    d = DecisionConfig()
+    pipeline = FacePipeline.from_config(RecognitionConfig())
+    threshold = d.match_threshold if d.match_threshold is not None else pipeline.open_set_threshold
+    result = evaluate(
+        args.pooling_lfw,
+        threshold=threshold,
+        looks=args.pooling_looks,
+        strong=d.strong_match_score,
+        cache=args.pooling_cache,
+    )
+    result["bench"] = "edge-pooling"
+    sys.stdout.write(json.dumps(result, indent=None if args.json else 2) + "\n")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from recognition.config import RecognitionConfig
     from recognition.pipeline import FacePipeline
 
     if args.json:
         logging.getLogger().setLevel(logging.WARNING)
+    if args.pooling_lfw is not None:
+        return _pooling(args)
     if not args.clip.is_file():
         log.error("%s: clip not found", args.clip)
         return 2

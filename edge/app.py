@@ -35,6 +35,7 @@ from edge.decision import AccessRules, DecisionMaker
 from edge.door_control import DoorController, OpeningSession
 from edge.doors import DoorDriver, FireAlarmInput, build_door, build_fire_alarm
 from edge.events import EventEmitter
+from edge.load import AnalysisLoad
 from edge.metrics import EdgeMetrics
 from edge.passes import PassVerifier, PinPad
 from edge.privacy import SnapshotPolicy, TemplateStore, load_site_key
@@ -85,6 +86,7 @@ class NodeServices:
     model_id: str
     liveness_threshold: float
     link: EdgeLink | None
+    load: AnalysisLoad
 
     def whitelist_age_s(self) -> float:
         """How long the node has gone without a list confirmed by central (offline-first bound)."""
@@ -199,6 +201,7 @@ class EdgeNode:
             model_id=probe.model_id,
             liveness_threshold=lthr,
             link=link,
+            load=AnalysisLoad(self.clock),
         )
         self.sources: dict[str, CameraSource] = {}
         self.workers: dict[str, CameraWorker] = {}

@@ -39,7 +39,21 @@ class CameraConfig(StrictModel):
     )
     loop: bool = Field(False, description="file sources: start again at the end (demo, tests)")
     realtime: bool = Field(True, description="file sources: deliver frames at the file's own rate")
-    detect_fps: float = Field(10.0, gt=0, le=60, description="analysed frames per second")
+    detect_fps: float = Field(10.0, gt=0, le=60, description="analysed frames per second, always kept")
+    max_detect_fps: float = Field(
+        30.0,
+        gt=0,
+        le=60,
+        description="analyse up to this rate (the camera's own at most) while the node has spare CPU "
+        "(see cpu_budget): a face walking in is seen a frame or two after it appears",
+    )
+    cpu_budget: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="frames above detect_fps only while the camera workers use less than this share of "
+        "all cores (0 = never above detect_fps)",
+    )
     ring: int = Field(1, ge=1, le=4, description="control ring of the zone this camera guards")
     zone_id: str | None = Field(None, pattern=ID_PATTERN, description="zone the camera's door leads into")
     direction: Literal["in", "out", "unknown"] = Field("in", description="direction of people facing it")
@@ -132,6 +146,18 @@ class DecisionConfig(StrictModel):
     )
     max_embeds_per_frame: int = Field(
         2, ge=1, le=64, description="embed at most this many faces per frame (the others wait a frame)"
+    )
+    pooling: bool = Field(
+        False,
+        description="also match by template pooling: min_consistent_matches looks with the same top-1 "
+        "person whose pooled (mean, re-normalised) embedding scores at or above the threshold",
+    )
+    look_again_margin: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="an undecided track whose best look scored within this of the threshold keeps being "
+        "looked at (and liveness-checked) until stranger_after_s; further from it, N looks suffice",
     )
     burst_when_undecided: bool = Field(
         True, description="analyse frames back to back (above detect_fps) while a face is undecided"

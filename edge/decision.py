@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from contracts.messages import PersonKind
 from contracts.whitelist import WhitelistPerson
@@ -45,6 +48,7 @@ class Decision:
     reason: str
     decided_at: float
     looks: int = 1  # observations (embedded frames) of the track behind the decision
+    pooled: bool = False  # decided by the track's pooled template, not by single looks above threshold
 
     @property
     def opens(self) -> bool:
@@ -58,6 +62,21 @@ class Observation:
     score: float  # best candidate's score (even below threshold)
     live: bool | None  # None when liveness was not checked
     liveness_score: float = 0.0
+    candidate_id: str | None = None  # best candidate whatever its score (pooling groups looks by it)
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)  # the look's embedding
+
+
+PoolScorer = Callable[[Sequence[np.ndarray]], tuple[str | None, float]]
+"""Scores a track's pooled template: (top-1 person if at or above the match threshold, else None; score)."""
+
+
+def pool_vectors(vectors: Sequence[np.ndarray]) -> np.ndarray:
+    """Template pooling: the mean of the L2-normalised embeddings, re-normalised."""
+    stacked = np.asarray(vectors, dtype=np.float32)
+    stacked = stacked / np.maximum(np.linalg.norm(stacked, axis=1, keepdims=True), 1e-12)
+    mean = stacked.mean(axis=0)
+    out: np.ndarray = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return out
 
 
 @dataclass
@@ -81,6 +100,12 @@ class TrackEvidence:
 
     def recent(self, now: float, window_s: float) -> list[Observation]:
         return [o for o in self.observations if now - o.at <= window_s]
+
+    def forget_vectors(self) -> None:
+        """Drop the looks' embeddings (biometric data) once the track is decided."""
+        self.observations = deque(
+            (replace(o, vector=None) for o in self.observations), maxlen=self.observations.maxlen
+        )
 
 
 class AccessRules:
@@ -134,8 +159,14 @@ class DecisionMaker:
         ctx: CameraContext,
         lookup: dict[str, WhitelistPerson] | None,
         whitelist_fresh: bool,
+        pool: PoolScorer | None = None,
     ) -> Decision | None:
-        """A decision, or None while the evidence is not yet sufficient."""
+        """A decision, or None while the evidence is not yet sufficient.
+
+        With ``pool`` (and ``pooling`` on), a person is also matched when at least
+        ``min_consistent_matches`` recent live looks name them as their top-1 candidate and the
+        pooled template of those looks scores at or above the threshold (``pool`` applies it).
+        """
         obs = evidence.recent(now_mono, self.cfg.evidence_window_s)
         if not obs:
             return None
@@ -154,35 +185,53 @@ class DecisionMaker:
         for o in obs:
             if o.person_id is not None:
                 counts.setdefault(o.person_id, []).append(o)
+        pooled = self._pooled(obs, counts, pool) if self.cfg.pooling and pool is not None else {}
+        for pid, (looks, _score) in pooled.items():
+            counts[pid] = looks
         for pid, hits in sorted(counts.items(), key=lambda kv: -len(kv[1])):
             person = (lookup or {}).get(pid)
+            # A pooled match is scored by the track's pooled template, not by its best single look.
+            pooled_score = pooled[pid][1] if pid in pooled else None
+            is_pooled = pooled_score is not None
             if person is not None and person.kind == PersonKind.watchlist:
                 # One sighting of a watchlisted person is enough to alert (never opens).
-                score = max(h.score for h in hits)
+                score = pooled_score if pooled_score is not None else max(h.score for h in hits)
                 wl = self.cfg.watchlist_threshold
                 if wl is not None and score < wl:
                     continue
-                return Decision(Outcome.watchlist, pid, person.kind, score, "watchlist", now_mono)
+                return Decision(
+                    Outcome.watchlist, pid, person.kind, score, "watchlist", now_mono, pooled=is_pooled
+                )
             strong = self.cfg.strong_match_score
             needed = self.cfg.min_consistent_matches
-            if strong is not None and any(h.score >= strong and h.live is not False for h in hits):
+            if (
+                not is_pooled
+                and strong is not None
+                and any(h.score >= strong and h.live is not False for h in hits)
+            ):
                 needed = 1  # one very strong, live match (far below the calibrated FAR) decides alone
             if len(hits) < needed:
                 continue
-            score = max(h.score for h in hits)
+            score = pooled_score if pooled_score is not None else max(h.score for h in hits)
             if person is None:
-                return Decision(Outcome.denied, pid, None, score, "unknown_person", now_mono)
+                return Decision(
+                    Outcome.denied, pid, None, score, "unknown_person", now_mono, pooled=is_pooled
+                )
             if self.cfg.require_liveness:
                 live_hits = [h for h in hits if h.live is not False]
                 if len(live_hits) < needed:
                     return None  # wait for live frames (or enough failures to deny)
             if not whitelist_fresh:
-                return Decision(Outcome.denied, pid, person.kind, score, "whitelist_stale", now_mono)
+                return Decision(
+                    Outcome.denied, pid, person.kind, score, "whitelist_stale", now_mono, pooled=is_pooled
+                )
             allowed, reason = self.rules.check(person, ctx, now_wall)
             if not allowed:
-                return Decision(Outcome.denied, pid, person.kind, score, reason, now_mono)
+                return Decision(Outcome.denied, pid, person.kind, score, reason, now_mono, pooled=is_pooled)
             outcome = Outcome.visitor if person.kind == PersonKind.visitor else Outcome.open
-            return Decision(outcome, pid, person.kind, score, reason, now_mono, looks=len(obs))
+            return Decision(
+                outcome, pid, person.kind, score, reason, now_mono, looks=len(obs), pooled=is_pooled
+            )
         unmatched = [o for o in evidence.observations if o.person_id is None]
         if (
             not counts
@@ -192,6 +241,27 @@ class DecisionMaker:
             best = max(o.score for o in unmatched)
             return Decision(Outcome.stranger, None, None, best, "no_match", now_mono)
         return None
+
+    def _pooled(
+        self, obs: list[Observation], counts: dict[str, list[Observation]], pool: PoolScorer
+    ) -> dict[str, tuple[list[Observation], float]]:
+        """People matched by template pooling: ≥ N live looks with them as top-1, pooled score ≥ threshold.
+
+        Only for people the single-look rule has not matched yet (it needs no pooling then).
+        """
+        n = self.cfg.min_consistent_matches
+        groups: dict[str, list[Observation]] = {}
+        for o in obs:
+            if o.candidate_id is not None and o.vector is not None and o.live is not False:
+                groups.setdefault(o.candidate_id, []).append(o)
+        out: dict[str, tuple[list[Observation], float]] = {}
+        for pid, looks in groups.items():
+            if len(looks) < n or len(counts.get(pid, ())) >= n:
+                continue
+            hit, score = pool([o.vector for o in looks if o.vector is not None])
+            if hit == pid:
+                out[pid] = (looks, score)
+        return out
 
 
 def _mode(items: list[str]) -> str | None:

@@ -15,8 +15,11 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,7 +36,7 @@ from contracts.messages import (
 from contracts.passes import PassKind
 from edge.camera import CameraSource
 from edge.config import CameraConfig
-from edge.decision import CameraContext, Decision, Observation, Outcome, TrackEvidence
+from edge.decision import CameraContext, Decision, Observation, Outcome, TrackEvidence, pool_vectors
 from edge.passes import QrReader
 from edge.tracker import FaceTracker, Track
 from recognition.types import AlignedFace, Detection, Frame, Quality
@@ -58,7 +61,14 @@ class TrackState:
     decision: Decision | None = None
     last_quality: Quality | None = None
     in_flight: int = 0  # embeddings submitted and not yet applied
+    seen_at: float = -1.0  # capture time of the last analysed frame that showed this face
     best_embedding: np.ndarray | None = field(default=None, repr=False)
+
+
+class _Burst(Enum):
+    none = "none"  # no face in view waits for a decision: analyse at detect_fps
+    ready = "ready"  # an undecided face can take another look: analyse the next decoded frame now
+    saturated = "saturated"  # undecided faces have all their looks in flight: wait for one to finish
 
 
 @dataclass(frozen=True)
@@ -141,6 +151,8 @@ class CameraWorker:
         self.max_in_flight = max(1, threads)
         self._pending: list[Future[_EmbedBatch]] = []
         self._wake = threading.Event()
+        self._last_ts = -1.0  # capture time of the last analysed frame
+        self._near_miss = services.match_threshold - d.look_again_margin
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -161,38 +173,69 @@ class CameraWorker:
     def _run(self) -> None:
         clock = self.svc.clock
         period = 1.0 / self.cfg.detect_fps
+        fast = 1.0 / max(self.cfg.detect_fps, self.cfg.max_detect_fps)
         next_due = clock.monotonic()
+        last_at = next_due
         while not self._stop.is_set():
             try:
                 self._collect()
             except Exception:
                 log.exception("camera %s: applying embeddings failed", self.cfg.id)
-            wait = next_due - clock.monotonic()
-            if wait > 0:
-                if self._pending:
-                    self._wake.wait(wait)  # an embedding finishing wakes us early
+            burst = self._burst() if self.dcfg.burst_when_undecided else _Burst.none
+            if burst is _Burst.saturated and self._pending:
+                # Every undecided face already has its looks in flight: a frame analysed now could not be
+                # embedded. Wait for an embedding to finish (it wakes us), then take the newest frame.
+                self._wake.wait(period)
+                self._wake.clear()
+                continue
+            if burst is not _Burst.ready:
+                now = clock.monotonic()
+                wait = next_due - now
+                if wait > 0 and self._spare_cpu():
+                    # Spare CPU: analyse up to max_detect_fps, so a face walking in is seen at once.
+                    wait = min(wait, max(0.0, last_at + fast - now))
+                if wait > 0:
+                    # Sleep until the cadence is due; a finishing embedding wakes us early because its
+                    # result can leave a face undecided (burst) — re-check at once instead of sleeping on.
+                    self._wake.wait(wait)
                     self._wake.clear()
                     continue
-                if self._stop.wait(wait):
-                    break
             frame = self.source.latest(timeout_s=0.02 if self._pending else 0.5)
             if frame is None:
                 continue
-            next_due = max(next_due + period, clock.monotonic())
-            if self.dcfg.burst_when_undecided and self.undecided():
-                next_due = clock.monotonic()  # a face is waiting for its decision: no rate limit
+            # A burst or spare-CPU frame restarts the cadence: the next one is due a period after it.
+            now = last_at = clock.monotonic()
+            next_due = max(next_due + period, now) if now >= next_due else now + period
+            cpu0 = time.thread_time()
             try:
                 self.process(frame)
             except Exception:
                 # One bad frame must not stop the gate; the error is logged with the camera named.
                 log.exception("camera %s: frame %d failed", self.cfg.id, frame.index)
+            self.svc.load.add(time.thread_time() - cpu0)
+
+    def _spare_cpu(self) -> bool:
+        return self.cfg.cpu_budget > 0 and self.svc.load.fraction() < self.cfg.cpu_budget
 
     def undecided(self) -> bool:
-        """Some usable face still lacks the evidence for its decision (burst mode)."""
-        return any(
-            self._needs_evidence(st) and self._usable(st.last_quality) and st.in_flight < self.max_in_flight
-            for st in self.states.values()
-        )
+        """Some face in view still lacks the evidence for its decision and can take a look now."""
+        return self._burst() is _Burst.ready
+
+    def _burst(self) -> _Burst:
+        """Burst state: a face in view is undecided and can take another look now (ready), has all its
+        looks in flight (saturated), or no face is waiting for a decision (none)."""
+        state = _Burst.none
+        for st in self.states.values():
+            if (
+                st.seen_at != self._last_ts
+                or not self._needs_evidence(st)
+                or not self._usable(st.last_quality)
+            ):
+                continue  # not in the newest analysed frame, decided, or not worth a look
+            if st.in_flight < self.max_in_flight:
+                return _Burst.ready
+            state = _Burst.saturated
+        return state
 
     def _usable(self, q: Quality | None) -> bool:
         return q is not None and "too_small" not in q.reasons and q.score >= self.dcfg.min_quality
@@ -204,7 +247,12 @@ class CameraWorker:
         obs = st.evidence.observations
         if len(obs) < self.dcfg.min_consistent_matches:
             return True
-        return any(o.person_id is not None for o in obs)
+        if any(o.person_id is not None for o in obs):
+            return True
+        # A near miss (a resident at a poor angle?) keeps being looked at until a stranger could be
+        # decided anyway; a face far below the threshold is a stranger after N looks.
+        young = self._last_ts - st.evidence.first_at < self.dcfg.stranger_after_s
+        return young and any(o.score >= self._near_miss for o in obs)
 
     # -- per frame -------------------------------------------------------------------------------
 
@@ -228,6 +276,7 @@ class CameraWorker:
             self._last_dropped = dropped
 
         tracks, ended = self.tracker.update(dets, frame.timestamp)
+        self._last_ts = frame.timestamp
         for trk in ended:
             self.states.pop(trk.track_id, None)  # crops and evidence of a gone face are discarded
 
@@ -258,6 +307,7 @@ class CameraWorker:
                     first_box=trk.box,
                 )
                 self.states[trk.track_id] = st
+            st.seen_at = frame.timestamp
             aligned = self.pipeline.align(frame, trk.detection)
             q = self.pipeline.quality(frame, trk.detection, aligned)
             st.last_quality = q
@@ -326,6 +376,7 @@ class CameraWorker:
         """Embed, search and (for claimed identities) check liveness; touches no track state."""
         clock = self.svc.clock
         t0 = clock.monotonic()
+        cpu0 = time.thread_time()
         embeddings = self.pipeline.embed([it.aligned for it in items])
         threshold = self.svc.match_threshold
         results: list[_EmbedResult] = []
@@ -333,14 +384,19 @@ class CameraWorker:
             best = self.svc.whitelist.search(emb.vector, 3).best
             score = best.score if best is not None else -1.0
             pid = best.person_id if best is not None and best.score >= threshold else None
+            candidate = best.person_id if best is not None else None
             live: bool | None = None
             live_score = 0.0
-            # Liveness matters only for a face claiming an identity (a stranger photo opens nothing).
-            if pid is not None and self.dcfg.require_liveness and self.has_liveness:
+            # Liveness matters only for a face that claims an identity or may do so pooled with other
+            # looks (a near miss); a stranger photo opens nothing.
+            claims = pid is not None or (self.dcfg.pooling and score >= self._near_miss)
+            if claims and self.dcfg.require_liveness and self.has_liveness:
                 lv = self.pipeline.liveness(frame, it.detection)
                 live, live_score = lv.live, lv.score
-            obs = Observation(frame.timestamp, pid, score, live, live_score)
+            obs = Observation(frame.timestamp, pid, score, live, live_score, candidate, emb.vector)
             results.append(_EmbedResult(it, obs, emb.vector))
+        if self._pool is not None:
+            self.svc.load.add(time.thread_time() - cpu0)  # inline embeds count in process()'s sample
         return _EmbedBatch(frame, results, clock.monotonic() - t0)
 
     def _collect(self) -> list[DecisionRecord]:
@@ -408,6 +464,7 @@ class CameraWorker:
             ctx=self.ctx,
             lookup=self.svc.whitelist.persons,
             whitelist_fresh=self.svc.whitelist_age_s() <= self.dcfg.max_offline_s,
+            pool=self._pool_score,
         )
         if decision is None:
             return None
@@ -432,7 +489,15 @@ class CameraWorker:
         )
         self._act(decision, track_id, st, frame)
         st.best_embedding = None  # biometric data not needed any more
+        st.evidence.forget_vectors()
         return rec
+
+    def _pool_score(self, vectors: Sequence[np.ndarray]) -> tuple[str | None, float]:
+        """The track's pooled template against the local list: (top-1 if ≥ threshold, score)."""
+        best = self.svc.whitelist.search(pool_vectors(vectors), 3).best
+        if best is None:
+            return None, -1.0
+        return (best.person_id if best.score >= self.svc.match_threshold else None), best.score
 
     # -- actions ---------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
+from typing import Any
 
 import numpy as np
 import pytest
@@ -123,3 +124,145 @@ def test_tracker_follows_moving_faces_and_expires() -> None:
     m, ended = tr.update([det(400, 300)], 1.0)
     assert {t.track_id for t in ended} == ids and m[0].track_id not in ids
     assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
+
+
+# -- template pooling -------------------------------------------------------------------------------
+
+THRESHOLD = 0.474
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def looks_at(template: np.ndarray, cosines: list[float], seed: int = 0) -> list[np.ndarray]:
+    """Unit vectors at exactly the given cosines to ``template``, each off it in its own random direction."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in cosines:
+        noise = rng.normal(size=template.shape)
+        noise = unit(noise - (noise @ template) * template)
+        out.append(c * template + np.sqrt(1 - c * c) * noise)
+    return out
+
+
+def scorer(gallery: dict[str, np.ndarray], threshold: float = THRESHOLD):  # type: ignore[no-untyped-def]
+    from edge.decision import pool_vectors
+
+    def pool(vectors):  # type: ignore[no-untyped-def]
+        v = pool_vectors(vectors)
+        pid, score = max(((p, float(v @ t)) for p, t in gallery.items()), key=lambda kv: kv[1])
+        return (pid if score >= threshold else None), score
+
+    return pool
+
+
+def look(at: float, vec: np.ndarray, gallery: dict[str, np.ndarray], live: bool | None = True) -> Observation:
+    """An observation as the worker makes it: top-1 candidate always, person_id only above threshold."""
+    pid, score = max(((p, float(vec @ t)) for p, t in gallery.items()), key=lambda kv: kv[1])
+    return Observation(at, pid if score >= THRESHOLD else None, score, live, 0.9, pid, vec)
+
+
+def decide_pooled(obs: list[Observation], gallery: dict[str, np.ndarray], now: float = 0.9, **cfg: object):  # type: ignore[no-untyped-def]
+    ev = TrackEvidence(first_at=0.0)
+    for o in obs:
+        ev.add(o)
+    cfg.setdefault("pooling", True)  # off by default (see docs/edge.md)
+    maker = DecisionMaker(DecisionConfig(**cfg), AccessRules())  # type: ignore[arg-type]
+    return maker.decide(
+        ev,
+        now_mono=now,
+        now_wall=MONDAY_10,
+        ctx=GATE,
+        lookup=PERSONS,
+        whitelist_fresh=True,
+        pool=scorer(gallery),
+    )
+
+
+def synthetic_gallery() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    return {"a": unit(rng.normal(size=128)), "v": unit(rng.normal(size=128))}
+
+
+def test_pool_vectors_is_the_renormalised_mean_of_unit_vectors() -> None:
+    from edge.decision import pool_vectors
+
+    a, b = np.array([2.0, 0.0]), np.array([0.0, 0.5])
+    assert np.allclose(pool_vectors([a, b]), [np.sqrt(0.5), np.sqrt(0.5)])
+    assert np.linalg.norm(pool_vectors([a])) == pytest.approx(1.0)
+
+
+def test_two_looks_below_threshold_decide_when_their_pooled_template_matches() -> None:
+    g = synthetic_gallery()
+    # Two looks at 0.46 (each below 0.474) whose noise points different ways: the pooled template is
+    # closer to the person than either look (0.92 / √(2·(1 + 0.46²)) ≈ 0.59 ≥ 0.474).
+    e1, e2 = looks_at(g["a"], [0.46, 0.46])
+    obs = [look(0.8, e1, g), look(0.9, e2, g)]
+    assert all(o.person_id is None and o.candidate_id == "a" for o in obs)
+    d = decide_pooled(obs, g)
+    assert d is not None and d.outcome == Outcome.open and d.person_id == "a" and d.pooled
+    assert d.score >= THRESHOLD > max(o.score for o in obs)
+    assert decide_pooled(obs, g, pooling=False) is None  # each look alone is below the threshold
+    assert decide_pooled(obs[:1], g) is None  # still several looks: one is never enough
+    assert decide_pooled(obs, g, min_consistent_matches=3) is None
+
+
+def test_pooling_needs_the_same_top1_live_looks_and_a_pooled_score_above_threshold() -> None:
+    g = synthetic_gallery()
+    e1, e2 = looks_at(g["a"], [0.46, 0.46])
+    (other,) = looks_at(g["v"], [0.46], seed=3)
+    assert decide_pooled([look(0.8, e1, g), look(0.9, other, g)], g) is None  # top-1 a, then v
+    assert decide_pooled([look(0.8, e1, g), look(0.9, e2, g, live=False)], g) is None  # a spoof look
+    f1, f2 = looks_at(g["a"], [0.30, 0.32], seed=5)
+    assert decide_pooled([look(0.8, f1, g), look(0.9, f2, g)], g) is None  # pooled still below
+    # A stranger far from everybody becomes a stranger, pooled or not.
+    s1, s2 = looks_at(unit(np.random.default_rng(9).normal(size=128)), [0.99, 0.99])
+    d = decide_pooled([look(0.1, s1, g), look(0.2, s2, g)], g, now=1.1)
+    assert d is not None and d.outcome == Outcome.stranger
+
+
+def test_pooled_watchlist_match_alerts_and_vectors_are_forgotten() -> None:
+    g = synthetic_gallery()
+    g["w"] = g.pop("v")
+    e1, e2 = looks_at(g["w"], [0.46, 0.46])
+    obs = [look(0.8, e1, g), look(0.9, e2, g)]
+    d = decide_pooled(obs, g)
+    assert d is not None and d.outcome == Outcome.watchlist and d.pooled and not d.opens
+    ev = TrackEvidence(first_at=0.0)
+    for o in obs:
+        ev.add(o)
+    ev.forget_vectors()
+    assert all(o.vector is None and o.candidate_id == "w" for o in ev.observations)
+
+
+def test_pooling_with_real_embeddings_of_the_clip(pipeline: Any, h: Any) -> None:
+    """The resident's first video frames, pooled, score at least their mean; a stranger stays far below."""
+    import cv2
+
+    from edge.decision import pool_vectors
+    from recognition.types import Frame
+
+    ref = h.embed_photo(pipeline, h.EXAMPLES / "lin-manuel-miranda.png")
+    cap = cv2.VideoCapture(str(h.CLIP))
+    faces: dict[int, list[tuple[float, np.ndarray, float]]] = {}
+    index = 0
+    while index < 90:
+        ok, image = cap.read()
+        if not ok:
+            break
+        if index in (28, 29, 82, 83, 84):
+            frame = Frame(image=image)
+            for d in pipeline.detect(frame):
+                if d.width >= 40:
+                    vec = pipeline.embed([pipeline.align(frame, d)])[0].vector
+                    faces.setdefault(index, []).append((float(vec @ ref), vec, d.width))
+        index += 1
+    cap.release()
+    # The largest face of each frame: the resident walks in at frame 82; frames 28-29 show a stranger.
+    resident = [max(faces[i], key=lambda f: f[2]) for i in (82, 83, 84)]
+    pooled = float(pool_vectors([v for _s, v, _w in resident]) @ ref)
+    assert pooled >= np.mean([s for s, _v, _w in resident]) - 1e-6
+    assert pooled > 0.3
+    stranger = [max(faces[i], key=lambda f: f[2]) for i in (28, 29)]
+    assert float(pool_vectors([v for _s, v, _w in stranger]) @ ref) < 0.3
