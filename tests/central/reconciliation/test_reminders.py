@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -29,12 +26,7 @@ from central.security import issue_token
 from central.services.house_qr import house_token
 from central.services.notify import AlertMessage
 from central.settings import CentralSettings
-
-_spec = importlib.util.spec_from_file_location("recon_helpers_rem", Path(__file__).with_name("helpers.py"))
-assert _spec is not None and _spec.loader is not None
-helpers = importlib.util.module_from_spec(_spec)
-sys.modules["recon_helpers_rem"] = helpers
-_spec.loader.exec_module(helpers)
+from tests.central.reconciliation.helpers import make_compound
 
 API = "/api/v1"
 DAY = timedelta(days=1)
@@ -86,7 +78,7 @@ def test_an_overdue_visit_is_one_alert_on_the_live_feed_until_the_visit_is_done(
     clock: FakeClock,
     settings: CentralSettings,
 ) -> None:
-    c = helpers.make_compound(db, make_site(), clock.now())
+    c = make_compound(db, make_site(), clock.now())
 
     def headers(user: User) -> dict[str, str]:
         return bearer(settings, clock, user)
@@ -188,7 +180,7 @@ def test_schedule_endpoint_pushes_the_reminder_and_a_cancelled_task_resolves_it(
     clock: FakeClock,
     settings: CentralSettings,
 ) -> None:
-    c = helpers.make_compound(db, make_site(), clock.now())
+    c = make_compound(db, make_site(), clock.now())
     police_user, police = login("police", [c.site_id])
     url = f"{API}/reconciliation/sites/{c.site_id}/tasks/schedule"
     assert client.post(url, headers=police).json()["opened"] == 1
