@@ -185,7 +185,13 @@ def make_consumer(keys: Keys) -> Iterator[Callable[..., tuple[CentralConsumer, C
 def make_edge(keys: Keys, tmp_path: Path) -> Iterator[Callable[..., EdgeLink]]:
     started: list[EdgeLink] = []
 
-    def make(port: int, node_id: str = "gate-a", start: bool = True, **over: Any) -> EdgeLink:
+    def make(
+        port: int,
+        node_id: str = "gate-a",
+        start: bool = True,
+        outbox_bytes: int = 256 * 1024 * 1024,
+        **over: Any,
+    ) -> EdgeLink:
         signer = keys.node(node_id)
         key_path = keys.dir / f"{node_id}.sign.pem"
         cfg = EdgeLinkConfig(
@@ -196,9 +202,7 @@ def make_edge(keys: Keys, tmp_path: Path) -> Iterator[Callable[..., EdgeLink]]:
             central_public_keys=[keys.central_pub],
             **over,
         )
-        outbox = Outbox(
-            tmp_path / f"outbox-{node_id}.db", 256 * 1024 * 1024, SystemClock(), synchronous="NORMAL"
-        )
+        outbox = Outbox(tmp_path / f"outbox-{node_id}.db", outbox_bytes, SystemClock(), synchronous="NORMAL")
         link = EdgeLink(cfg, outbox, signer, SystemClock())
         if start:
             link.start()

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from collections import Counter
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from contracts.messages import OutboxOverflowEvent, PassEvent, Severity
+from gateway import topics
 
 
 def test_events_flow_end_to_end_and_leave_the_outbox(
@@ -168,3 +177,98 @@ def test_two_central_instances_split_the_load_and_count_once(
     # The broker shares the subscription: both instances did part of the work.
     assert first.stats["stored"] > 0 and second.stats["stored"] > 0
     assert store.count_events() == 2000
+
+
+class _Observer:
+    """A plain MQTT client with a persistent session on one node's event topics.
+
+    Its subscription survives a broker restart (clean stop, persistence on), so the
+    broker queues for it, in arrival order, everything the node sends after the
+    restart: it sees the order in which the node drained its outbox.
+    """
+
+    def __init__(self, port: int, node: str) -> None:
+        self.seqs: list[int] = []
+        self.cond = threading.Condition()
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id="observer", protocol=mqtt.MQTTv5
+        )
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *_a: self.subscribed.set()
+        self.client.reconnect_delay_set(1, 1)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 3600
+        self.client.connect("127.0.0.1", port, clean_start=False, properties=props)
+        self.client.subscribe(topics.event_topic("site-1", node, "#"), qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+        inner = json.loads(json.loads(msg.payload)["payload"])
+        seqs = [e["seq"] for e in inner["events"]] if inner.get("type") == "event_batch" else [inner["seq"]]
+        with self.cond:
+            self.seqs.extend(seqs)
+            self.cond.notify_all()
+
+    def first_seen(self) -> list[int]:
+        """Each seq in the order it first arrived (later copies are resends)."""
+        with self.cond:
+            return list(dict.fromkeys(self.seqs))
+
+    def wait_for(self, n: int, timeout: float = 60.0) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: len(set(self.seqs)) >= n, timeout)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def test_backlog_from_a_broker_outage_drains_in_order(
+    broker: Any, sqlite_store: Any, make_consumer: Any, make_edge: Any, make_pass: Any
+) -> None:
+    consumer, counted = make_consumer(broker.port, sqlite_store)
+    link = make_edge(broker.port)
+    observer = _Observer(broker.port, "gate-a")
+    try:
+        assert observer.subscribed.wait(30)
+        broker.stop()  # a clean stop keeps the observer's session (and subscription) on disk
+        events = [make_pass(link, person_id=f"p-{i}") for i in range(300)]
+        for i in range(0, 300, 30):
+            link.publish_many(events[i : i + 30])
+        assert link.outbox.depth() == 300  # nowhere to go: all of it waits in the outbox
+        broker.start()
+        assert counted.wait_for(lambda seen: len(seen) >= 300)
+        assert link.wait_drained(60)
+        assert observer.wait_for(300)
+        assert observer.first_seen() == [e.seq for e in events]
+    finally:
+        observer.close()
+    assert sorted(e.seq for e in counted.events) == [e.seq for e in events]
+    assert consumer.stats["stored"] == 300
+
+
+def test_outbox_overflow_during_an_outage_reaches_central_as_an_alert(
+    broker: Any, sqlite_store: Any, make_consumer: Any, make_edge: Any, make_pass: Any
+) -> None:
+    _consumer, counted = make_consumer(broker.port, sqlite_store)
+    link = make_edge(broker.port, outbox_bytes=64 * 1024)
+    broker.kill()
+    events = [make_pass(link, person_id=f"p-{i}") for i in range(400)]
+    for i in range(0, 400, 40):
+        link.publish_many(events[i : i + 40])
+    dropped = link.outbox.dropped_total()
+    waiting = link.outbox.depth()
+    assert dropped > 0 and link.outbox.bytes_used() <= 64 * 1024
+    broker.start()
+    assert counted.wait_for(lambda seen: len(seen) >= waiting)
+    assert link.wait_drained(60)
+    passes = [e for e in counted.events if isinstance(e, PassEvent)]
+    alerts = [e for e in counted.events if isinstance(e, OutboxOverflowEvent)]
+    # Nothing vanished silently: every event either arrived or is counted in an alert that arrived.
+    assert alerts and all(a.severity is Severity.high for a in alerts)
+    assert sum(a.dropped for a in alerts) == dropped
+    assert len(passes) + dropped == len(events)
+    # The oldest went first: what arrived is the newest part of the stream.
+    assert sorted(e.seq for e in passes) == [e.seq for e in events[dropped:]]
+    assert min(a.oldest_dropped_at for a in alerts) == events[0].captured_at

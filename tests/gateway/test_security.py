@@ -50,7 +50,7 @@ class TlsSite:
 
 @pytest.fixture
 def tls_site(tmp_path: Path) -> Iterator[TlsSite]:
-    from anju_gateway_tests_broker import Broker, free_port
+    from anju_gateway_tests_broker import Broker, free_port  # type: ignore[import-not-found]  # conftest loads it
 
     port = free_port()
     files = broker_config.generate(

@@ -116,18 +116,18 @@ def test_revocation_published_while_node_is_offline_is_applied_on_reconnect(
         assert cond.wait_for(lambda: any(r.node_id == "gate-a" and r.have_version == 1 for r in requests), 30)
 
 
-def test_connected_node_applies_a_live_delta(broker: Any, make_edge: Any, publisher: Any) -> None:
-    link = make_edge(broker.port)
-    index = FakeIndex(link)
+def test_every_connected_node_applies_a_live_delta(broker: Any, make_edge: Any, publisher: Any) -> None:
+    indexes = [FakeIndex(make_edge(broker.port, node_id=node)) for node in ("gate-a", "gate-b", "gate-c")]
     publisher.publish_snapshot(_snapshot(1, ["p-1", "p-2"]))
-    assert index.wait_version(1)
+    assert all(index.wait_version(1) for index in indexes)
     delta = WhitelistDelta(
         site_id=SITE, base_version=1, version=2, issued_at=SystemClock().now(), removals=["p-1"]
     )
     publisher.publish_update(delta, _snapshot(2, ["p-2"]))
-    assert index.wait_version(2)
-    assert index.persons == {"p-2"}
-    assert isinstance(index.received[1], WhitelistDelta)  # applied from the delta, not the full list
+    for index in indexes:
+        assert index.wait_version(2)
+        assert index.persons == {"p-2"}
+        assert isinstance(index.received[1], WhitelistDelta)  # applied from the delta, not the full list
 
 
 def test_whitelist_not_signed_by_central_is_refused(broker: Any, make_edge: Any, keys: Any) -> None:
