@@ -34,13 +34,14 @@ scenario(async ({ context }) => {
   await page.fill('#ret-pass_days', '30');
   await page.click('#retention-save');
   await page.waitForFunction(() => document.querySelector('#retention-box tr[data-id="pass_days"] .tag')?.classList.contains('src-site'));
-  await page.waitForSelector('#retention-history table.data');
+  await page.waitForSelector(`#retention-history[data-scope="${SITE}"] table.data`);
   out.siteHistory = await page.$$eval('#retention-history table.data tbody tr', (trs) => trs.map((tr) => tr.textContent));
   out.deliveryDisabled = await page.isDisabled('#ret-delivery_days');
   await shot(page, 'admin-retention');
 
   await page.selectOption('#retention-scope', '');
   await page.waitForFunction(() => document.querySelector('#ret-pass_days')?.value === '120');
+  await page.waitForSelector('#retention-history[data-scope="*"] table.data');
   out.globalHistory = await page.$$eval('#retention-history table.data tbody tr', (trs) => trs.map((tr) => tr.textContent));
   await shot(page, 'admin-retention-global');
 

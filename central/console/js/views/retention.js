@@ -41,6 +41,7 @@ export async function render(main) {
     try { records = items(await get('/audit', { object_id: objectId, limit: 200, site_id: undefined })); } catch (err) { showError(err); }
     const rows = historyRows(records.filter((r) => r.action === 'retention.update'));
     const labels = new Map((box.periods || []).map((p) => [p.field, label(p)]));
+    history.dataset.scope = objectId;  // which scope the rows belong to (tests wait on it)
     clear(history).append(dataTable([
       { key: 'at', label: t('field.time'), render: (r) => fmtTime(r.at) },
       { key: 'actor', label: t('audit.actor') },
@@ -51,6 +52,7 @@ export async function render(main) {
   }
 
   async function load() {
+    delete history.dataset.scope;
     let data;
     try {
       data = await get('/retention', { site_id: scope.value || undefined });
