@@ -177,6 +177,8 @@ def latency_run(args: argparse.Namespace, pipeline: Any) -> dict[str, Any]:
     lat_one_look: list[float] = []
     waits: list[float] = []  # first detectable frame → first analysed frame of the track
     looks: list[float] = []  # first analysed frame → decision
+    frames_to_decision: list[int] = []  # clip frames from the first detectable one to the deciding one
+    after_deciding_frame: list[float] = []  # deciding frame's capture → decision (processing time)
     for rec in st.decisions:
         clip_idx = (rec.first_frame_index - 1) % n_frames
         first = _first_detectable(boxes, clip_idx, rec.first_box)
@@ -188,6 +190,10 @@ def latency_run(args: argparse.Namespace, pipeline: Any) -> dict[str, Any]:
             waits.append((rec.first_frame_ts - captured) * 1000.0)
             looks.append((rec.decided_at - rec.first_frame_ts) * 1000.0)
             lat_open.append(ms)
+            decided_idx = (rec.frame_index - 1) % n_frames
+            frames_to_decision.append((decided_idx - first) % n_frames)
+            deciding_captured = captured + ((decided_idx - first) % n_frames) / fps
+            after_deciding_frame.append((rec.decided_at - deciding_captured) * 1000.0)
             if rec.decision.looks == 1:
                 lat_one_look.append(ms)
     mean_embed = st.embed_seconds / st.embeddings if st.embeddings else 0.0
@@ -202,6 +208,9 @@ def latency_run(args: argparse.Namespace, pipeline: Any) -> dict[str, Any]:
         "door_openings_one_look": len(lat_one_look),
         "open_wait_ms_p50": _round(_percentile(waits, 0.5)),
         "open_analysis_ms_p50": _round(_percentile(looks, 0.5)),
+        "open_frames_to_decision": frames_to_decision,
+        "open_ms_after_deciding_frame": [round(v, 1) for v in after_deciding_frame],
+        "open_decided_pooled": sum(1 for r in st.decisions if r.decision.opens and r.decision.pooled),
         "decisions": len(st.decisions),
         "door_openings": len(lat_open),
         "outcomes": _count(r.decision.outcome.value for r in st.decisions),

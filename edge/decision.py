@@ -67,7 +67,7 @@ class Observation:
 
 
 PoolScorer = Callable[[Sequence[np.ndarray]], tuple[str | None, float]]
-"""Scores a track's pooled template: (top-1 person if at or above the match threshold, else None; score)."""
+"""Scores a track's pooled template: (top-1 person if at or above the pooled threshold, else None; score)."""
 
 
 def pool_vectors(vectors: Sequence[np.ndarray]) -> np.ndarray:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -103,6 +103,7 @@ class _EmbedItem:
     aligned: AlignedFace
     quality: float
     box: tuple[float, float, float, float]
+    live_on_worker: bool = False  # liveness runs on the worker thread, beside the embedding
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ class CameraWorker:
         self._wake = threading.Event()
         self._last_ts = -1.0  # capture time of the last analysed frame
         self._near_miss = services.match_threshold - d.look_again_margin
+        self._early_live: dict[tuple[int, int], tuple[bool, float]] = {}  # (track, frame) → liveness
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -279,6 +281,8 @@ class CameraWorker:
         self._last_ts = frame.timestamp
         for trk in ended:
             self.states.pop(trk.track_id, None)  # crops and evidence of a gone face are discarded
+            for key in [k for k in self._early_live if k[0] == trk.track_id]:
+                del self._early_live[key]  # a failed embedding batch never collected its liveness
 
         door = self.cfg.door_id
         if door is not None and tracks:
@@ -349,8 +353,19 @@ class CameraWorker:
 
             to_embed = sorted(to_embed, key=priority)[: self.dcfg.max_embeds_per_frame]
         if to_embed:
+            checks_live = self.dcfg.require_liveness and self.has_liveness and self._pool is not None
             items = [
-                _EmbedItem(trk.track_id, trk.detection, a, q.score, trk.box) for trk, _st, a, q in to_embed
+                _EmbedItem(
+                    trk.track_id,
+                    trk.detection,
+                    a,
+                    q.score,
+                    trk.box,
+                    # A track that already looked like somebody will need liveness for this look too:
+                    # check it here while a pool thread embeds, not after the embedding (saves ~7 ms).
+                    checks_live and any(o.score >= self._near_miss for o in st.evidence.observations),
+                )
+                for trk, st, a, q in to_embed
             ]
             for _trk, st, _a, _q in to_embed:
                 st.in_flight += 1
@@ -360,6 +375,10 @@ class CameraWorker:
                 fut = self._pool.submit(self._embed, frame, items)
                 fut.add_done_callback(lambda _f: self._wake.set())
                 self._pending.append(fut)
+                for it in items:
+                    if it.live_on_worker:
+                        lv = self.pipeline.liveness(frame, it.detection)
+                        self._early_live[(it.track_id, frame.index)] = (lv.live, lv.score)
 
         for trk in tracks:
             rec = self._decide(trk.track_id, frame)
@@ -390,7 +409,7 @@ class CameraWorker:
             # Liveness matters only for a face that claims an identity or may do so pooled with other
             # looks (a near miss); a stranger photo opens nothing.
             claims = pid is not None or (self.dcfg.pooling and score >= self._near_miss)
-            if claims and self.dcfg.require_liveness and self.has_liveness:
+            if claims and self.dcfg.require_liveness and self.has_liveness and not it.live_on_worker:
                 lv = self.pipeline.liveness(frame, it.detection)
                 live, live_score = lv.live, lv.score
             obs = Observation(frame.timestamp, pid, score, live, live_score, candidate, emb.vector)
@@ -423,11 +442,15 @@ class CameraWorker:
         frame = batch.frame
         records: list[DecisionRecord] = []
         for res in batch.results:
+            early = self._early_live.pop((res.item.track_id, frame.index), None)
             st = self.states.get(res.item.track_id)
             if st is None:
                 continue  # the face left meanwhile: its embedding is dropped
             st.in_flight = max(0, st.in_flight - 1)
             obs = res.observation
+            claims = obs.person_id is not None or (self.dcfg.pooling and obs.score >= self._near_miss)
+            if early is not None and claims:
+                obs = replace(obs, live=early[0], liveness_score=early[1])
             if st.decision is not None and obs.person_id != st.decision.person_id:
                 log.info(
                     "camera %s track %d: now %s, was %s: deciding again",
@@ -493,11 +516,12 @@ class CameraWorker:
         return rec
 
     def _pool_score(self, vectors: Sequence[np.ndarray]) -> tuple[str | None, float]:
-        """The track's pooled template against the local list: (top-1 if ≥ threshold, score)."""
+        """The track's pooled template against the local list: (top-1 if ≥ threshold + margin, score)."""
         best = self.svc.whitelist.search(pool_vectors(vectors), 3).best
         if best is None:
             return None, -1.0
-        return (best.person_id if best.score >= self.svc.match_threshold else None), best.score
+        needed = self.svc.match_threshold + self.dcfg.pooled_margin
+        return (best.person_id if best.score >= needed else None), best.score
 
     # -- actions ---------------------------------------------------------------------------------
 

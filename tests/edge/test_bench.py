@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,28 @@ def test_bench_edge_reports_all_figures(capsys: pytest.CaptureFixture[str]) -> N
         "embed_saving_ratio",
         "embeddings_per_track_policy",
         "embeddings_per_frame_policy",
+        "open_frames_to_decision",
+        "open_ms_after_deciding_frame",
     ):
         assert key in out
     assert out["decisions"] >= 1 and out["embeddings_per_frame_policy"] >= out["embeddings_per_track_policy"]
     assert "1" in out["stream_trials"]
+
+
+def test_pooling_comparison_on_a_small_lfw_subset(tmp_path: Path) -> None:
+    from bench.edge_pooling import evaluate
+
+    lfw = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "lfw"
+    people = sorted(d for d in lfw.iterdir() if d.is_dir())
+    rich = [d for d in people if len(list(d.glob("*.jpg"))) >= 3][:8]
+    poor = [d for d in people if len(list(d.glob("*.jpg"))) == 1][:4]
+    for d in rich + poor:
+        (tmp_path / d.name).symlink_to(d)
+    out = evaluate(tmp_path, threshold=0.474, gallery=8, max_images=3, strong=0.5, workers=1)
+    assert out["gallery_identities"] == 8 and out["enrolled_probed_people"] == 4
+    for rule in ("each", "pooled", "deployed", "each_strong", "deployed_strong"):
+        fa, ga = out[rule]["false_accept"], out[rule]["genuine_accept"]
+        assert fa["of"] > 0 and ga["of"] > 0 and 0 <= fa["accepted"] <= fa["of"]
+    # The deployed rule is "each or pooled": it accepts at least what either accepts.
+    assert out["deployed"]["genuine_accept"]["accepted"] >= out["each"]["genuine_accept"]["accepted"]
+    assert out["deployed"]["false_accept"]["accepted"] >= out["pooled"]["false_accept"]["accepted"]
