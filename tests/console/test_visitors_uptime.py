@@ -177,3 +177,22 @@ def test_guard_sees_todays_visitors_with_status(result: dict[str, Any]) -> None:
     assert "钱来访" in result["guardWall"] and "已使用" in result["guardWall"]
     assert "孙来访" in result["guardWall"] and "已作废" in result["guardWall"]
     assert any("钱来访" in row for row in result["guardRows"]) and result["guardVisits"] == 1
+
+
+@pytest.fixture(scope="module")
+def tour(browser: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """The role tour on this seeded site (passes, visits, cameras with history): tour-<role>-<route>.png."""
+    import json
+
+    from tests.console.test_role_tour import routes_by_role
+
+    out: dict[str, Any] = browser(
+        "role_tour", ALL_ROUTES=json.dumps(sorted(routes_by_role())), TOUR_PREFIX="tour"
+    ).finish(timeout=400)
+    return out
+
+
+def test_role_tour_on_the_seeded_site(tour: dict[str, Any]) -> None:
+    from tests.console.test_role_tour import check_tour
+
+    check_tour(tour)

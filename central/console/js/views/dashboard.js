@@ -95,7 +95,7 @@ function fmtSecs(s) {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-export async function render(main) {
+export async function render(main, { user } = {}) {
   const since = new Date(Date.now() - 7 * DAY).toISOString();
   const [events, alerts, cameras, visitors, houses, tasks, households, zones, uptime] = await Promise.all([
     passEvents(since).catch(() => null),
@@ -103,7 +103,8 @@ export async function render(main) {
     deviceStatus().then((st) => st.cameras).catch(() => null),
     safe('/visits', { since, until: new Date(Date.now() + 60000).toISOString() }),
     safe('/houses', { limit: 500 }),
-    safe(`/reconciliation/sites/${encodeURIComponent(site.id)}/tasks`, { site_id: undefined }),
+    // visit tasks are police / grid-worker data (the API refuses property staff): not asked for then
+    ['police', 'grid_worker', 'admin'].includes(user?.role) ? safe(`/reconciliation/sites/${encodeURIComponent(site.id)}/tasks`, { site_id: undefined }) : null,
     safe('/households', { limit: 500 }),
     safe('/zones'),
     fetchUptime({ hours: 24 }).catch(() => null),
@@ -116,7 +117,10 @@ export async function render(main) {
     h('div', { class: 'toolbar' }, h('h1', {}, t('nav.dashboard')), h('span', { class: 'muted' }, t('dash.window')),
       missing.length ? h('span', { class: 'errors' }, `${t('dash.missing')}: ${missing.join(', ')}`) : null),
     h('div', { class: 'panel', id: 'ping-an' }, h('h2', {}, t('dash.pingAn')), h('div', { class: 'grid4' },
-      stat(t('dash.cameraCoverage'), st.uptime, st.camsOnline < st.camsTotal ? 'warn' : ''),
+      // uptime over the last 24 h where the status history has it, else the share online now
+      uptime && uptime.uptime !== null
+        ? stat(t('dash.cameraCoverage'), pctText(uptime.uptime), uptime.uptime < 0.99 ? 'warn' : '')
+        : stat(t('dash.cameraCoverage'), st.uptime, st.camsOnline < st.camsTotal ? 'warn' : ''),
       stat(t('dash.rentalRegistered'), st.rentalRegistered),
       stat(t('dash.rentalVisited'), st.rentalVisited, st.tasksOverdue ? 'warn' : ''),
       stat(t('dash.alertsInTime'), st.ackInTime))),
@@ -135,7 +139,7 @@ export async function render(main) {
         stat(t('dash.uptime24h'), uptime ? pctText(uptime.uptime) : '—', uptime && uptime.uptime !== null && uptime.uptime < 0.99 ? 'warn' : ''),
         stat(t('dash.visitorsToday'), st.visitorsToday),
         stat(t('dash.rentals'), st.rentalTotal),
-        stat(t('dash.tasksOverdue'), st.tasksOverdue, st.tasksOverdue ? 'bad' : '')))),
+        stat(t('dash.tasksOverdue'), tasks === null ? '—' : st.tasksOverdue, st.tasksOverdue ? 'bad' : '')))),
     h('div', { class: 'grid2', id: 'dash-uptime' },
       h('div', { class: 'panel' }, h('h2', {}, t('dash.cameraUptimeChart')),
         uptime ? bucketsChart(uptime.overall, false, { height: 160, title: t('dash.cameraUptimeChart') }) : h('div', { class: 'empty' }, t('uptime.noData'))),
