@@ -116,8 +116,21 @@ def test_revocation_published_while_node_is_offline_is_applied_on_reconnect(
         assert cond.wait_for(lambda: any(r.node_id == "gate-a" and r.have_version == 1 for r in requests), 30)
 
 
-def test_every_connected_node_applies_a_live_delta(broker: Any, make_edge: Any, publisher: Any) -> None:
-    indexes = [FakeIndex(make_edge(broker.port, node_id=node)) for node in ("gate-a", "gate-b", "gate-c")]
+def test_every_connected_node_applies_a_live_delta_and_central_hears_its_version(
+    broker: Any, make_edge: Any, publisher: Any, make_consumer: Any, sqlite_store: Any
+) -> None:
+    consumer, _ = make_consumer(broker.port, sqlite_store)
+    running: dict[str, int] = {}
+    reports = threading.Condition()
+
+    def on_version(report: Any) -> None:
+        with reports:
+            running[report.node_id] = report.version
+            reports.notify_all()
+
+    consumer.on_whitelist_version = on_version
+    nodes = ("gate-a", "gate-b", "gate-c")
+    indexes = [FakeIndex(make_edge(broker.port, node_id=node)) for node in nodes]
     publisher.publish_snapshot(_snapshot(1, ["p-1", "p-2"]))
     assert all(index.wait_version(1) for index in indexes)
     delta = WhitelistDelta(
@@ -128,6 +141,8 @@ def test_every_connected_node_applies_a_live_delta(broker: Any, make_edge: Any, 
         assert index.wait_version(2)
         assert index.persons == {"p-2"}
         assert isinstance(index.received[1], WhitelistDelta)  # applied from the delta, not the full list
+    with reports:  # each node reported (signed, over the broker) the version it now runs
+        assert reports.wait_for(lambda: all(running.get(node) == 2 for node in nodes), 30)
 
 
 def test_whitelist_not_signed_by_central_is_refused(broker: Any, make_edge: Any, keys: Any) -> None:
