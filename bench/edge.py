@@ -217,6 +217,9 @@ def latency_run(args: argparse.Namespace, pipeline: Any) -> dict[str, Any]:
         "analysed_fps": round(st.analysed / wall, 2),
         "decoded_fps": round(worker.source.stats.decoded / wall, 2),
         "frames_dropped": worker.source.stats.dropped,
+        "decode_ms_mean": round(
+            worker.source.stats.decode_seconds / max(1, worker.source.stats.decoded) * 1000, 2
+        ),
         "detect_ms_mean": round(st.detect_seconds / max(1, st.analysed) * 1000, 2),
         "embed_ms_mean": round(mean_embed * 1000, 2),
         "embeddings_per_track_policy": st.embeddings,

@@ -141,6 +141,11 @@ class CameraSource:
             self.stats.delivered += 1
             return self._frame
 
+    def interrupt(self) -> None:
+        """Wake a :meth:`latest` waiting for a frame (it returns None): the analyser has other work."""
+        with self._cond:
+            self._cond.notify_all()
+
     def check_stall(self) -> bool:
         """Watchdog: if online and no frame for ``stall_timeout_s``, force a reconnect. True if it did."""
         last = self._last_frame_at

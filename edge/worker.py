@@ -373,7 +373,7 @@ class CameraWorker:
                 records += self._apply(self._embed(frame, items))
             else:
                 fut = self._pool.submit(self._embed, frame, items)
-                fut.add_done_callback(lambda _f: self._wake.set())
+                fut.add_done_callback(self._embedded)
                 self._pending.append(fut)
                 for it in items:
                     if it.live_on_worker:
@@ -417,6 +417,12 @@ class CameraWorker:
         if self._pool is not None:
             self.svc.load.add(time.thread_time() - cpu0)  # inline embeds count in process()'s sample
         return _EmbedBatch(frame, results, clock.monotonic() - t0)
+
+    def _embedded(self, _fut: Future[_EmbedBatch]) -> None:
+        """An embedding finished (pool thread): wake the worker, also from waiting for the next frame,
+        so its result — maybe the door decision — is applied now rather than with the next frame."""
+        self._wake.set()
+        self.source.interrupt()
 
     def _collect(self) -> list[DecisionRecord]:
         """Apply every finished embedding batch (worker thread only)."""
