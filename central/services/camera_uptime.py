@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -52,6 +53,14 @@ def record_camera_status(session: Session, events: list[Event]) -> int:
         added += 1
     session.flush()
     return added
+
+
+class _Row(NamedTuple):
+    camera_id: str
+    node_id: str
+    status: str
+    at: datetime
+    id: int
 
 
 @dataclass
@@ -144,8 +153,16 @@ def uptime(
         .group_by(CameraStatusChange.camera_id)
         .subquery()
     )
-    opening = session.scalars(
-        select(CameraStatusChange)
+    # plain rows, not ORM objects: a month of history for a site is tens of thousands of rows
+    cols = (
+        CameraStatusChange.camera_id,
+        CameraStatusChange.node_id,
+        CameraStatusChange.status,
+        CameraStatusChange.at,
+        CameraStatusChange.id,
+    )
+    opening = session.execute(
+        select(*cols)
         .join(
             last_before,
             (CameraStatusChange.camera_id == last_before.c.camera_id)
@@ -153,17 +170,17 @@ def uptime(
         )
         .where(*scope)
     ).all()
-    inside = session.scalars(
-        select(CameraStatusChange)
+    inside = session.execute(
+        select(*cols)
         .where(*scope, CameraStatusChange.at >= since, CameraStatusChange.at < until)
         .order_by(CameraStatusChange.at, CameraStatusChange.id)
     ).all()
-    timeline: dict[str, list[CameraStatusChange]] = {}
+    timeline: dict[str, list[_Row]] = {}
     for row in sorted(opening, key=lambda r: (r.at, r.id)):
-        timeline[row.camera_id] = [row]  # ties at the same instant: the later report wins
+        timeline[row.camera_id] = [_Row(*row)]  # ties at the same instant: the later report wins
     changes: dict[str, int] = {}
     for row in inside:
-        timeline.setdefault(row.camera_id, []).append(row)
+        timeline.setdefault(row.camera_id, []).append(_Row(*row))
         changes[row.camera_id] = changes.get(row.camera_id, 0) + 1
     end = min(until, max(now, since))
     overall = [Bucket(s) for s in starts]
@@ -177,8 +194,8 @@ def uptime(
             changes=changes.get(camera_id, 0),
             buckets=[Bucket(s) for s in starts],
         )
-        for i, row in enumerate(rows):
-            seg_start = max(row.at, since)
+        for i, seg in enumerate(rows):
+            seg_start = max(seg.at, since)
             seg_end = min(rows[i + 1].at if i + 1 < len(rows) else end, end)
             if seg_end <= seg_start:
                 continue
@@ -193,7 +210,7 @@ def uptime(
                     continue
                 cam.buckets[k].known_s += secs
                 overall[k].known_s += secs
-                if row.status == "online":
+                if seg.status == "online":
                     cam.buckets[k].online_s += secs
                     overall[k].online_s += secs
         cameras.append(cam)
