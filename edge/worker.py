@@ -1,9 +1,10 @@
 """One worker per camera: newest frame → faces → tracks → evidence → door decision.
 
 The worker thread owns all per-camera state (tracker, per-track evidence, QR
-de-duplication), so none of it needs a lock. It analyses at most
-``detect_fps`` frames per second and always the newest one (the camera source
-drops stale frames and counts them). A track is embedded only when it is new,
+de-duplication), so none of it needs a lock. It always analyses the newest frame
+(the camera source drops stale frames and counts them): at ``detect_fps``, up to
+``max_detect_fps`` while the node has spare CPU, and every decoded frame while
+a face in view is undecided (burst). A track is embedded only when it is new,
 when its face quality clearly improved, or — while still undecided — every
 ``reembed_interval_s`` to collect the multi-frame evidence; once decided it
 costs detection only. Face crops live only in this loop's locals: they are gone
@@ -412,7 +413,9 @@ class CameraWorker:
             if claims and self.dcfg.require_liveness and self.has_liveness and not it.live_on_worker:
                 lv = self.pipeline.liveness(frame, it.detection)
                 live, live_score = lv.live, lv.score
-            obs = Observation(frame.timestamp, pid, score, live, live_score, candidate, emb.vector)
+            # The look's embedding is kept (until the decision) only where the pooled rule needs it.
+            vector = emb.vector if self.dcfg.pooling else None
+            obs = Observation(frame.timestamp, pid, score, live, live_score, candidate, vector)
             results.append(_EmbedResult(it, obs, emb.vector))
         if self._pool is not None:
             self.svc.load.add(time.thread_time() - cpu0)  # inline embeds count in process()'s sample

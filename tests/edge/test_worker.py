@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import pytest
 
 from anju.clock import FakeClock
 from edge.app import EdgeNode
@@ -44,11 +45,12 @@ def make_node(tmp_path: Path, h: Any, pipeline: Any, clock: FakeClock, **decisio
     return node
 
 
+@pytest.mark.parametrize("pooling", [False, True])
 def test_an_undecided_face_is_looked_at_every_frame_until_decided(
-    tmp_path: Path, h: Any, pipeline: Any
+    tmp_path: Path, h: Any, pipeline: Any, pooling: bool
 ) -> None:
     clock = FakeClock()
-    node = make_node(tmp_path, h, pipeline, clock)
+    node = make_node(tmp_path, h, pipeline, clock, pooling=pooling)
     worker = node.workers["cam-1"]
     threshold = node.services.match_threshold
     decided_at: int | None = None
@@ -77,6 +79,8 @@ def test_an_undecided_face_is_looked_at_every_frame_until_decided(
     assert len(looks) >= 2  # several consistent looks, never one ordinary look
     assert sum(s >= threshold for s in looks) >= 2 or max(looks) >= 0.5
     assert not worker.undecided()
+    st = max(worker.states.values(), key=lambda s: s.embeds)
+    assert all(o.vector is None for o in st.evidence.observations)  # embeddings dropped once decided
     node.stop()
 
 
