@@ -196,3 +196,8 @@ def test_role_tour_on_the_seeded_site(tour: dict[str, Any]) -> None:
     from tests.console.test_role_tour import check_tour
 
     check_tour(tour)
+    # the buttons match the API: grid workers add and edit houses but may not delete them
+    assert {"new-item", "edit"} <= set(tour["buttons"]["grid_worker:houses"])
+    assert "delete" not in tour["buttons"]["grid_worker:houses"]
+    assert "delete" in tour["buttons"]["property_manager:houses"]
+    assert "revoke" in tour["buttons"]["guard:visitors"] and "uptime" in tour["buttons"]["admin:cameras"]

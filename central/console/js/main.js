@@ -106,6 +106,7 @@ async function route() {
   try {
     const mod = await import(`./views/${known[2]}.js`);
     const done = (await mod.render(view, { user, route: name, params })) || null;
+    view.dataset.ready = '1'; // the view's first render is complete (tests and screenshots wait on it)
     if (view.isConnected) cleanup = done;
     else if (done) done();
   } catch (err) {

@@ -20,11 +20,13 @@ scenario(async ({ context }) => {
     for (const route of routes) {
       denied.length = 0;
       await page.goto(`${BASE_URL}/#/${route}`);
-      await page.waitForSelector(`.view[data-route="${route}"] > *`);
+      await page.waitForSelector(`.view[data-route="${route}"][data-ready="1"]`);
       await page.waitForLoadState('networkidle');
       const errs = await page.$$eval('.view .errors, .view .empty.errors', (es) => es.map((e) => e.textContent.trim()).filter(Boolean));
       if (errs.length) out.errors[`${role}:${route}`] = errs;
       if (denied.length) out.apiDenied[`${role}:${route}`] = [...new Set(denied)];
+      out.buttons ||= {};
+      out.buttons[`${role}:${route}`] = await page.$$eval('.view [data-action], .view #new-item', (bs) => [...new Set(bs.map((b) => b.dataset.action || b.id))]);
       await shot(page, `${PREFIX}-${role}-${route}`);
     }
     // Every view not in this role's navigation answers "not permitted".

@@ -109,7 +109,8 @@ export const SPECS = {
     form: [fld('number', { required: true }), fld('name'), fld('floors', { type: 'number' }), fld('units', { type: 'number' })],
   },
   houses: {
-    path: '/houses', edit: 'patch', del: true,
+    // grid workers add and correct houses; only property staff delete them (as the API allows)
+    path: '/houses', edit: 'patch', del: ['property_manager', 'admin'],
     columns: [col('address'), refCol('building_id'), col('unit'), col('floor'), col('room'), enumCol('usage', 'houseKind'), col('owner_name'), col('area_m2')],
     form: [fld('building_id', { type: 'lookup', required: true }), fld('unit'), fld('floor', { type: 'number', required: true }), fld('room', { required: true }),
       fld('usage', { type: 'select', options: sel('houseKind', HOUSE_USAGE), value: 'owner_occupied' }), fld('area_m2', { type: 'number', step: '0.1' }), fld('owner_name')],
@@ -265,7 +266,7 @@ export async function render(main, { user, route }) {
       columns.push({ key: '_actions', label: '', render: (r) => [
         spec.edit ? h('button', { class: 'btn small', type: 'button', dataset: { action: 'edit' }, onclick: () => editDialog(spec, t('common.edit'), r, reload).catch(showError) }, t('common.edit')) : null,
         ...actions.map(([name, fn]) => h('button', { class: 'btn small', type: 'button', dataset: { action: name }, onclick: () => Promise.resolve(fn(r, reload)).catch(showError) }, t(`action.${name}`))),
-        spec.del ? h('button', { class: 'btn small', type: 'button', dataset: { action: 'delete' }, onclick: async () => {
+        (spec.del === true || (Array.isArray(spec.del) && spec.del.includes(user.role))) ? h('button', { class: 'btn small', type: 'button', dataset: { action: 'delete' }, onclick: async () => {
           if (!window.confirm(t('common.confirmDelete'))) return;
           try { await del(`${spec.path}/${encodeURIComponent(r.id)}`); reload(); } catch (err) { showError(err); }
         } }, t('common.delete')) : null,
