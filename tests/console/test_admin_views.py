@@ -41,3 +41,17 @@ def test_admin_reads_and_verifies_the_audit_log(result: dict[str, Any]) -> None:
     assert "✓" in result["chain"]
     assert result["sites"] >= 1
     assert "数据保留" in result["retention"] and "通行记录" in result["retention"]
+
+
+def test_admin_changes_a_role_and_switches_an_account_off(
+    result: dict[str, Any], console_server: Any
+) -> None:
+    import httpx
+
+    assert result["editHasUsername"] is False  # the edit form changes role/sites/state/password only
+    assert "社区民警" in result["editedRow"]
+    res = httpx.post(
+        f"{console_server.base_url}/api/v1/auth/login",
+        json={"username": "grid_worker_1", "password": console_server.users["grid_worker"][1]},
+    )
+    assert res.status_code in (401, 403), res.text  # switched off

@@ -21,6 +21,17 @@ scenario(async ({ context }) => {
   out.users = await page.$$eval('table.data tbody tr', (trs) => trs.map((tr) => tr.textContent));
   await shot(page, 'admin-users');
 
+  // Edit a user: move grid_worker_1 to the police role and switch the account off.
+  await page.click('table.data tbody tr:has-text("grid_worker_1") button[data-action="edit"]');
+  await page.waitForSelector('#resource-form #f-active');
+  out.editHasUsername = (await page.$('#resource-form #f-username')) !== null;
+  await page.selectOption('#resource-form #f-role', 'police');
+  await page.uncheck('#resource-form #f-active');
+  await page.click('button[data-action="save"]');
+  await page.waitForSelector('table.data tbody tr:has-text("grid_worker_1"):has-text("社区民警")');
+  out.editedRow = await page.textContent('table.data tbody tr:has-text("grid_worker_1")');
+  await shot(page, 'admin-users-edited');
+
   // A form error is shown next to its field (the API's field-level message), nothing saved.
   await page.click('#new-item');
   await page.waitForSelector('#resource-form');

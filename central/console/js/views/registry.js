@@ -175,7 +175,11 @@ export const SPECS = {
     form: [],
   },
   users: {
-    path: '/users',
+    // edit: role, sites, active and a new password (the API ends the user's sessions on any change)
+    path: '/users', edit: 'patch',
+    editForm: [fld('display_name'), fld('role', { type: 'select', required: true, options: sel('role', ROLES) }),
+      fld('site_ids', { type: 'csv', hint: t('field.siteIdsHint') }), fld('active', { type: 'checkbox' }),
+      fld('password', { type: 'password', hint: t('field.passwordKeep') })],
     columns: [col('username'), col('display_name'), enumCol('role', 'role'), col('site_ids'), col('active', (u) => yes(u.active))],
     form: [fld('username', { required: true }), fld('display_name'), fld('role', { type: 'select', required: true, options: sel('role', ROLES) }),
       fld('site_ids', { type: 'csv', hint: t('field.siteIdsHint') }), fld('password', { type: 'password', required: true })],
@@ -218,7 +222,8 @@ function asFormValue(v) {
 }
 
 export async function editDialog(spec, title, row, reload) {
-  const fields = (await resolveLookups(spec.form)).map((f) => ({ ...f, value: row ? asFormValue(row[f.name]) : f.value }));
+  const formSpec = row && spec.editForm ? spec.editForm : spec.form;
+  const fields = (await resolveLookups(formSpec)).map((f) => ({ ...f, value: row ? asFormValue(row[f.name]) : f.value }));
   const f = buildForm(fields, {
     id: 'resource-form',
     onSubmit: async (values) => {
