@@ -18,7 +18,6 @@ own media and sees the file from its beginning.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import shutil
@@ -127,12 +126,25 @@ class RtspServer:
                 err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
                 self._proc = None
                 raise RtspServerError(f"RTSP server exited at start: {err.strip()[-800:]}")
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.2):
+            # Ready = the stream can be described, not just the port open: a cold server's first media
+            # (plugin loading, preroll) can take seconds on a busy box, longer than a client's timeout.
+            if self._describes(max(0.2, deadline - time.monotonic())):
                 log.info("RTSP server serving %s at %s", self.video.name, self.url)
                 return
             time.sleep(0.05)
         self.stop()
-        raise RtspServerError(f"RTSP server did not listen on {self.host}:{self.port} within {timeout_s}s")
+        raise RtspServerError(f"RTSP server did not serve {self.url} within {timeout_s}s")
+
+    def _describes(self, timeout_s: float) -> bool:
+        """One RTSP DESCRIBE of the stream answered 200 (the media could be prepared)."""
+        request = f"DESCRIBE {self.url} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n"
+        try:
+            with socket.create_connection((self.host, self.port), 0.2) as sock:
+                sock.settimeout(timeout_s)
+                sock.sendall(request.encode("ascii"))
+                return sock.recv(64).startswith(b"RTSP/1.0 200")
+        except OSError:
+            return False
 
     def stop(self, timeout_s: float = 5.0) -> None:
         proc, self._proc = self._proc, None
