@@ -201,9 +201,9 @@ def test_import_shows_row_errors_then_imports(result: dict[str, Any]) -> None:
 
 def test_site_plan_markers_and_dashboard(result: dict[str, Any]) -> None:
     assert sorted(m[0] for m in result["markers"]) == ["camera:cam-north-in", "door:door-north"]
-    # in/out per hour and per day, present by ring and by zone, alerts by type, visits per day,
-    # camera uptime (24 h by hour)
-    assert result["charts"] == 7
+    # in/out per hour and per day, present by ring and by zone, alerts by type and time to
+    # acknowledge, visits per day, camera uptime (24 h by hour)
+    assert result["charts"] == 8
 
 
 def test_vehicle_watch_and_access_rule(result: dict[str, Any], api: Any, console_server: Any) -> None:

@@ -80,6 +80,10 @@ export function aggregate({ events, alerts, cameras, visitors, houses, tasks, ho
     visitDays,
     rings: [...byRing.entries()].sort((a, b) => a[0] - b[0]).map(([r, v]) => ({ label: r ? tv('ring', r) : t('dash.ringUnknown'), value: v })),
     alertTypes: [...byType.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => ({ label: tv('alertKind', k), value: v })),
+    // how long acknowledgement took: under 1 min, 1–5, 5–15, 15–60, over 60 min, not yet
+    ackTimes: [[60, 'dash.ack1'], [300, 'dash.ack5'], [900, 'dash.ack15'], [3600, 'dash.ack60'], [Infinity, 'dash.ackMore']]
+      .map(([limit, key], i, all) => ({ label: t(key), value: ackSecs.filter((x) => x <= limit && (i === 0 || x > all[i - 1][0])).length }))
+      .concat([{ label: t('dash.ackOpen'), value: alerts.length - ackSecs.length, color: '#94a3b8' }]),
     ackMedian: median, ackInTime: pct(inTime, alerts.length), acked: ackSecs.length, alertsTotal: alerts.length,
     camsOnline, camsTotal: cameras.length, uptime: pct(camsOnline, cameras.length),
     visitorsToday: visitors.filter((v) => new Date(v.entered_at || v.valid_from || 0) >= today0).length,
@@ -130,7 +134,8 @@ export async function render(main, { user } = {}) {
     h('div', { class: 'grid3' },
       h('div', { class: 'panel' }, h('h2', {}, t('dash.presentByRing')), st.rings.length ? donutChart(st.rings) : h('div', { class: 'empty' }, t('common.empty')), legend(st.rings.map((r) => `${r.label} ${r.value}`))),
       h('div', { class: 'panel' }, h('h2', {}, t('dash.alertsByType')), st.alertTypes.length ? hbarChart(st.alertTypes) : h('div', { class: 'empty' }, t('common.empty')),
-        h('div', { class: 'muted' }, `${t('dash.ackMedian')}: ${fmtSecs(st.ackMedian)} · ${t('dash.acked')} ${st.acked}/${st.alertsTotal}`)),
+        h('div', { class: 'muted' }, `${t('dash.ackMedian')}: ${fmtSecs(st.ackMedian)} · ${t('dash.acked')} ${st.acked}/${st.alertsTotal}`),
+        st.alertsTotal ? [h('h3', {}, t('dash.ackTimes')), hbarChart(st.ackTimes, { row: 18 })] : null),
       h('div', { class: 'panel' }, h('h2', {}, t('dash.presentByZone')), st.zones.length ? hbarChart(st.zones) : h('div', { class: 'empty' }, t('common.empty')))),
     h('div', { class: 'grid2' },
       h('div', { class: 'panel' }, h('h2', {}, t('dash.visitsPerDay')), barChart(st.visitDays, { series: [t('dash.visits')], height: 160 })),
