@@ -3,7 +3,10 @@
 A track collects one observation per embedded frame (best candidate, score,
 liveness). A person is decided only when ``min_consistent_matches``
 observations within ``evidence_window_s`` name the same person above the match
-threshold, which keeps one lucky frame from opening a door. Rules are local
+threshold, which keeps one lucky frame from opening a door. Optionally
+(``pooling``, off by default) N looks with the same top-1 person may also match
+through their pooled template at a higher threshold (see docs/edge.md for the
+LFW comparison that sets it). Rules are local
 (the cached whitelist): validity, access windows by ring/zone/weekday/time, the
 camera's direction (egress is never blocked by windows) and the age of the
 cached list. Nothing here touches a network.
@@ -165,7 +168,7 @@ class DecisionMaker:
 
         With ``pool`` (and ``pooling`` on), a person is also matched when at least
         ``min_consistent_matches`` recent live looks name them as their top-1 candidate and the
-        pooled template of those looks scores at or above the threshold (``pool`` applies it).
+        pooled template of those looks scores at or above the pooled threshold (``pool`` applies it).
         """
         obs = evidence.recent(now_mono, self.cfg.evidence_window_s)
         if not obs:
@@ -245,7 +248,7 @@ class DecisionMaker:
     def _pooled(
         self, obs: list[Observation], counts: dict[str, list[Observation]], pool: PoolScorer
     ) -> dict[str, tuple[list[Observation], float]]:
-        """People matched by template pooling: ≥ N live looks with them as top-1, pooled score ≥ threshold.
+        """People matched by template pooling: ≥ N live looks with them as top-1, pooled score high enough.
 
         Only for people the single-look rule has not matched yet (it needs no pooling then).
         """
