@@ -10,7 +10,7 @@ scenario(async ({ context }) => {
   await login(page, 'admin');
   const out = {};
   await page.goto(`${BASE_URL}/#/retention`);
-  await page.waitForSelector('#retention-save');
+  await page.waitForSelector('#retention-box[data-scope="*"] #retention-save');
   out.labels = await page.$$eval('#retention-box table.data tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
   out.ceiling = await page.getAttribute('#ret-pass_days', 'max');
 
@@ -29,7 +29,7 @@ scenario(async ({ context }) => {
 
   // This site: 30 days for pass records.
   await page.selectOption('#retention-scope', SITE);
-  await page.waitForSelector(`#retention-box tr[data-id="delivery_days"]`);
+  await page.waitForSelector(`#retention-box[data-scope="${SITE}"] tr[data-id="delivery_days"]`);
   await page.waitForFunction(() => document.querySelector('#ret-pass_days')?.value === '120');
   await page.fill('#ret-pass_days', '30');
   await page.click('#retention-save');
@@ -40,6 +40,7 @@ scenario(async ({ context }) => {
   await shot(page, 'admin-retention');
 
   await page.selectOption('#retention-scope', '');
+  await page.waitForSelector('#retention-box[data-scope="*"]');
   await page.waitForFunction(() => document.querySelector('#ret-pass_days')?.value === '120');
   await page.waitForSelector('#retention-history[data-scope="*"] table.data');
   out.globalHistory = await page.$$eval('#retention-history table.data tbody tr', (trs) => trs.map((tr) => tr.textContent));

@@ -53,6 +53,7 @@ export async function render(main) {
 
   async function load() {
     delete history.dataset.scope;
+    delete box.dataset.scope;
     let data;
     try {
       data = await get('/retention', { site_id: scope.value || undefined });
@@ -111,6 +112,7 @@ export async function render(main) {
     clear(box).append(h('div', { class: 'panel' },
       h('div', { class: 'muted', style: { marginBottom: '6px' } }, isSite ? t('retention.siteHint') : t('retention.globalHint')),
       table, h('div', { class: 'row', style: { marginTop: '10px' } }, reason, h('span', { class: 'grow' }), save)));
+    box.dataset.scope = scope.value || '*'; // the form shown belongs to this scope
     await loadHistory();
   }
   scope.addEventListener('change', load);
