@@ -46,7 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="instead: compare the multi-look rules (each look ≥ threshold vs pooled template) on LFW",
+        help="instead: compare the multi-look rules (each look ≥ threshold, consistent looks, pooled "
+        "template) on LFW and calibrate consistent_margin",
     )
     p.add_argument("--pooling-looks", type=int, default=2, help="looks per track in --pooling-lfw")
     p.add_argument("--pooling-cache", type=Path, default=None, help="--pooling-lfw: reuse embeddings (.npz)")
@@ -211,6 +212,7 @@ def latency_run(args: argparse.Namespace, pipeline: Any) -> dict[str, Any]:
         "open_frames_to_decision": frames_to_decision,
         "open_ms_after_deciding_frame": [round(v, 1) for v in after_deciding_frame],
         "open_decided_pooled": sum(1 for r in st.decisions if r.decision.opens and r.decision.pooled),
+        "open_decided_consistent": sum(1 for r in st.decisions if r.decision.opens and r.decision.consistent),
         "decisions": len(st.decisions),
         "door_openings": len(lat_open),
         "outcomes": _count(r.decision.outcome.value for r in st.decisions),

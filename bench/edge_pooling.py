@@ -11,7 +11,15 @@ open-set threshold, on real faces, for false and genuine accepts:
   re-normalised — has the person as top-1 with a score ≥ the threshold;
 * ``deployed``: ``each`` or ``pooled`` (the edge tries pooling only when
   single looks do not already decide), optionally with the one-strong-look
-  shortcut (``--strong``) in both.
+  shortcut (``--strong``) in both;
+* ``consistent``: every look has the person as top-1, at least one scores ≥ the
+  threshold (T_hi) and the others ≥ T_lo = T_hi − ``consistent_margin``
+  (the edge's default rule since issue 4), with the strong shortcut as
+  ``consistent_strong``. The margin is calibrated here on one half of the
+  people (identities alternate between halves, sorted by name) as the largest
+  margin whose false-accept rate, strong shortcut included, is no higher than
+  ``each_strong`` (the rule the gate ran before) on that half, and reported
+  on the other half (and the other way round as a check of its stability).
 
 Protocol (open set, like ``anju recognition eval openset``): people with ≥ 3
 images are split alternately (sorted by name) into enrolled and not enrolled;
@@ -32,6 +40,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +56,61 @@ def _people(root: Path) -> list[tuple[str, list[Path]]]:
         if imgs:
             out.append((d.name, imgs))
     return out
+
+
+@dataclass(frozen=True)
+class TrackScores:
+    """One LFW track (N looks) as the consistent-look rule sees it."""
+
+    half: int  # which half of the people the track's person belongs to (0 / 1)
+    genuine: bool  # an enrolled person's track (else an impostor: nobody enrolled)
+    same: bool  # every look has the same top-1 candidate
+    right: bool  # that candidate is the person (genuine tracks only)
+    hi: float  # best look's top-1 score
+    lo: float  # worst look's top-1 score
+    strong_ok: bool  # a look ≥ the strong-match score (the shortcut accepts it alone)
+    strong_right: bool  # …and its top-1 is the person (genuine tracks only)
+
+
+def consistent_accepts(t: TrackScores, threshold: float, margin: float, strong: bool) -> bool:
+    """Whether the consistent-look rule (with the strong shortcut if ``strong``) accepts the track as
+    its candidate; for genuine tracks, as the right person."""
+    consistent = t.same and t.hi >= threshold and t.lo >= threshold - margin
+    if t.genuine:
+        return (consistent and t.right) or (strong and not consistent and t.strong_ok and t.strong_right)
+    return consistent or (strong and t.strong_ok)
+
+
+def _consistent_rates(
+    tracks: list[TrackScores], threshold: float, margin: float, strong: bool, half: int | None
+) -> dict[str, Any]:
+    sel = [t for t in tracks if half is None or t.half == half]
+    imp = np.array([consistent_accepts(t, threshold, margin, strong) for t in sel if not t.genuine])
+    gen = np.array([consistent_accepts(t, threshold, margin, strong) for t in sel if t.genuine])
+    return {"false_accept": _rates(imp), "genuine_accept": _rates(gen)}
+
+
+def calibrate_margin(
+    tracks: list[TrackScores],
+    threshold: float,
+    *,
+    half: int,
+    reference_false_accepts: float,
+    strong: bool,
+    step: float = 0.001,
+    max_margin: float = 0.2,
+) -> float:
+    """The largest margin (multiple of ``step``) whose false-accept rate on ``half`` — strong shortcut
+    included when ``strong`` — is no higher than ``reference_false_accepts``. A margin only adds
+    accepts, so the rate grows with it: the scan stops at the first margin over the reference."""
+    best = 0.0
+    for k in range(round(max_margin / step) + 1):
+        m = round(k * step, 6)
+        fa = _consistent_rates(tracks, threshold, m, strong, half)["false_accept"]["rate"]
+        if fa is None or fa > reference_false_accepts:
+            break
+        best = m
+    return best
 
 
 def _rates(accepts: np.ndarray) -> dict[str, Any]:
@@ -108,7 +172,11 @@ def evaluate(
     imp_pool: list[float] = []
     gen_each: list[float] = []
     gen_pool: list[float] = []
-    for name, ps in probe_sets:
+    tracks: list[TrackScores] = []
+    for i_person, (name, ps) in enumerate(probe_sets):
+        # Halves of the people for calibrating the consistent-look margin: pairs (enrolled, not enrolled)
+        # alternate, so each half has both kinds.
+        half = (i_person // 2) % 2
         v = vecs[offset : offset + len(ps)]
         offset += len(ps)
         scores = v @ g.T
@@ -140,6 +208,18 @@ def evaluate(
             one_strong = strong is not None and bool((top1_score[idx] >= strong).any())
             # The strong shortcut accepts the strong look's own top-1 (counted against the truth).
             strong_pid = int(top1[idx][int(top1_score[idx].argmax())])
+            tracks.append(
+                TrackScores(
+                    half=half,
+                    genuine=truth is not None,
+                    same=same,
+                    right=same and cand == truth,
+                    hi=float(top1_score[idx].max()),
+                    lo=float(top1_score[idx].min()),
+                    strong_ok=one_strong,
+                    strong_right=strong_pid == truth,
+                )
+            )
             row: dict[str, tuple[bool, int]] = {
                 "each": (each, cand),
                 "pooled": (pooled, cand),
@@ -182,4 +262,48 @@ def evaluate(
             "genuine_accept_rate": round(float((gp >= t_eq).mean()), 5),
             "each_rule_genuine_accept_rate": round(float((ge >= threshold).mean()), 5),
         }
+    out["consistent"] = consistent_comparison(tracks, threshold, strong=strong is not None)
     return out
+
+
+def consistent_comparison(tracks: list[TrackScores], threshold: float, *, strong: bool) -> dict[str, Any]:
+    """Calibrate ``consistent_margin`` on one half of the people, report on the other (both ways)."""
+    folds = []
+    for cal, rep in ((0, 1), (1, 0)):
+        ref = _consistent_rates(tracks, threshold, 0.0, strong, cal)["false_accept"]["rate"]
+        margin = calibrate_margin(
+            tracks,
+            threshold,
+            half=cal,
+            reference_false_accepts=ref if ref is not None else 0.0,
+            strong=strong,
+        )
+        folds.append(
+            {
+                "calibrated_on_half": cal,
+                "reported_on_half": rep,
+                "calibration_reference_false_accept_rate": ref,
+                "margin": margin,
+                "t_lo": round(threshold - margin, 4),
+                "reported": {
+                    "before_each_strong": _consistent_rates(tracks, threshold, 0.0, strong, rep),
+                    "consistent_strong": _consistent_rates(tracks, threshold, margin, strong, rep),
+                    "before_each": _consistent_rates(tracks, threshold, 0.0, False, rep),
+                    "consistent": _consistent_rates(tracks, threshold, margin, False, rep),
+                },
+            }
+        )
+    margins = sorted({0.0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05} | {f["margin"] for f in folds})
+    sweep = {
+        f"{m:.3f}": {
+            "consistent_strong": _consistent_rates(tracks, threshold, m, strong, None),
+            "consistent": _consistent_rates(tracks, threshold, m, False, None),
+        }
+        for m in margins
+    }
+    return {
+        "rule": "all looks same top-1, one ≥ threshold, the others ≥ threshold - margin",
+        "halves": "people alternate by pairs (sorted by name); gallery shared",
+        "folds": folds,
+        "sweep_all_people": sweep,
+    }

@@ -191,7 +191,7 @@ class EdgeNode:
             tracking_cfg=cfg.tracking,
             make_pipeline=factory,
             whitelist=self.whitelist,
-            decider=DecisionMaker(cfg.decision, AccessRules(cfg.timezone)),
+            decider=DecisionMaker(cfg.decision, AccessRules(cfg.timezone), match_threshold=threshold),
             doors=self.doors,
             events=self.events,
             snapshots=self.snapshots,

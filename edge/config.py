@@ -113,7 +113,21 @@ class FireAlarmConfig(StrictModel):
 class DecisionConfig(StrictModel):
     """How much evidence opens a door."""
 
-    min_consistent_matches: int = Field(2, ge=1, le=20, description="matches of one person needed")
+    min_consistent_matches: int = Field(
+        2,
+        ge=1,
+        le=20,
+        description="looks of one person needed: same top-1, one at or above the threshold, the others at "
+        "or above threshold - consistent_margin",
+    )
+    consistent_margin: float = Field(
+        0.004,
+        ge=0,
+        le=0.1,
+        description="how far below the threshold the other consistent looks may score (0 = every look at "
+        "or above it); 0.004 = the largest margin that kept LFW false accepts at the previous rule's "
+        "(chosen on half the people, checked on the other half: docs/edge.md)",
+    )
     evidence_window_s: float = Field(2.0, gt=0, le=30, description="matches older than this are forgotten")
     match_threshold: float | None = Field(
         None,

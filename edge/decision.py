@@ -2,8 +2,12 @@
 
 A track collects one observation per embedded frame (best candidate, score,
 liveness). A person is decided only when ``min_consistent_matches``
-observations within ``evidence_window_s`` name the same person above the match
-threshold, which keeps one lucky frame from opening a door. Optionally
+observations within ``evidence_window_s`` have the same person as their top-1
+candidate, one of them at or above the match threshold (T_hi) and the others at
+or above T_lo = T_hi − ``consistent_margin`` (calibrated on LFW, see
+docs/edge.md; 0 = every look at or above the threshold), which keeps one lucky
+frame from opening a door. Watchlisted people are checked first and only at
+their own threshold: looks below it never count for them. Optionally
 (``pooling``, off by default) N looks with the same top-1 person may also match
 through their pooled template at a higher threshold (see docs/edge.md for the
 LFW comparison that sets it). Rules are local
@@ -52,6 +56,7 @@ class Decision:
     decided_at: float
     looks: int = 1  # observations (embedded frames) of the track behind the decision
     pooled: bool = False  # decided by the track's pooled template, not by single looks above threshold
+    consistent: bool = False  # decided with a look below the threshold (≥ threshold − consistent_margin)
 
     @property
     def opens(self) -> bool:
@@ -149,9 +154,32 @@ class AccessRules:
 class DecisionMaker:
     """Turns a track's evidence into at most one :class:`Decision`."""
 
-    def __init__(self, cfg: DecisionConfig, rules: AccessRules) -> None:
+    def __init__(
+        self, cfg: DecisionConfig, rules: AccessRules, *, match_threshold: float | None = None
+    ) -> None:
+        """``match_threshold`` (T_hi, the one the worker applied to ``Observation.person_id``) enables the
+        consistent-look rule's lower bound T_lo = T_hi − ``consistent_margin``; without it every counted
+        look must be at or above the threshold."""
         self.cfg = cfg
         self.rules = rules
+        self.t_lo: float | None = (
+            match_threshold - cfg.consistent_margin
+            if match_threshold is not None and cfg.consistent_margin > 0
+            else None
+        )
+
+    def _consistent_looks(
+        self, obs: list[Observation], hits: list[Observation], pid: str
+    ) -> list[Observation]:
+        """The person's looks at or above the threshold plus those in [T_lo, T_hi) with them as top-1."""
+        t_lo = self.t_lo
+        if t_lo is None:
+            return hits
+        return [
+            o
+            for o in obs
+            if o.person_id == pid or (o.person_id is None and o.candidate_id == pid and o.score >= t_lo)
+        ]
 
     def decide(
         self,
@@ -188,11 +216,25 @@ class DecisionMaker:
         for o in obs:
             if o.person_id is not None:
                 counts.setdefault(o.person_id, []).append(o)
+        people = lookup or {}
+
+        def watchlisted(pid: str) -> bool:
+            person = people.get(pid)
+            return person is not None and person.kind == PersonKind.watchlist
+
+        # Consistent looks: a person with a look at or above the threshold also counts their looks just
+        # below it (≥ T_lo, same top-1). Never for the watchlist: its hits stay at their own threshold.
+        above = {pid: len(hits) for pid, hits in counts.items()}
+        for pid in list(counts):
+            if not watchlisted(pid):
+                counts[pid] = self._consistent_looks(obs, counts[pid], pid)
         pooled = self._pooled(obs, counts, pool) if self.cfg.pooling and pool is not None else {}
         for pid, (looks, _score) in pooled.items():
             counts[pid] = looks
-        for pid, hits in sorted(counts.items(), key=lambda kv: -len(kv[1])):
-            person = (lookup or {}).get(pid)
+        # Watchlisted people first: a track that showed one at their threshold alerts and never opens,
+        # even when it also matched somebody else with more looks.
+        for pid, hits in sorted(counts.items(), key=lambda kv: (not watchlisted(kv[0]), -len(kv[1]))):
+            person = people.get(pid)
             # A pooled match is scored by the track's pooled template, not by its best single look.
             pooled_score = pooled[pid][1] if pid in pooled else None
             is_pooled = pooled_score is not None
@@ -216,24 +258,60 @@ class DecisionMaker:
             if len(hits) < needed:
                 continue
             score = pooled_score if pooled_score is not None else max(h.score for h in hits)
+            # Decided thanks to looks below the threshold (fewer looks above it than needed).
+            consistent = not is_pooled and above.get(pid, 0) < needed
             if person is None:
                 return Decision(
-                    Outcome.denied, pid, None, score, "unknown_person", now_mono, pooled=is_pooled
+                    Outcome.denied,
+                    pid,
+                    None,
+                    score,
+                    "unknown_person",
+                    now_mono,
+                    pooled=is_pooled,
+                    consistent=consistent,
                 )
             if self.cfg.require_liveness:
                 live_hits = [h for h in hits if h.live is not False]
-                if len(live_hits) < needed:
+                if len(live_hits) < needed or (
+                    # The look at or above the threshold must itself be live, not only the lower ones.
+                    consistent and not any(h.person_id == pid for h in live_hits)
+                ):
                     return None  # wait for live frames (or enough failures to deny)
             if not whitelist_fresh:
                 return Decision(
-                    Outcome.denied, pid, person.kind, score, "whitelist_stale", now_mono, pooled=is_pooled
+                    Outcome.denied,
+                    pid,
+                    person.kind,
+                    score,
+                    "whitelist_stale",
+                    now_mono,
+                    pooled=is_pooled,
+                    consistent=consistent,
                 )
             allowed, reason = self.rules.check(person, ctx, now_wall)
             if not allowed:
-                return Decision(Outcome.denied, pid, person.kind, score, reason, now_mono, pooled=is_pooled)
+                return Decision(
+                    Outcome.denied,
+                    pid,
+                    person.kind,
+                    score,
+                    reason,
+                    now_mono,
+                    pooled=is_pooled,
+                    consistent=consistent,
+                )
             outcome = Outcome.visitor if person.kind == PersonKind.visitor else Outcome.open
             return Decision(
-                outcome, pid, person.kind, score, reason, now_mono, looks=len(obs), pooled=is_pooled
+                outcome,
+                pid,
+                person.kind,
+                score,
+                reason,
+                now_mono,
+                looks=len(obs),
+                pooled=is_pooled,
+                consistent=consistent,
             )
         unmatched = [o for o in evidence.observations if o.person_id is None]
         if (

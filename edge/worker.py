@@ -155,6 +155,8 @@ class CameraWorker:
         self._wake = threading.Event()
         self._last_ts = -1.0  # capture time of the last analysed frame
         self._near_miss = services.match_threshold - d.look_again_margin
+        # Looks this close below the threshold count towards a person who also has a look above it.
+        self._t_lo = services.match_threshold - d.consistent_margin if d.consistent_margin > 0 else None
         self._early_live: dict[tuple[int, int], tuple[bool, float]] = {}  # (track, frame) → liveness
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -407,9 +409,9 @@ class CameraWorker:
             candidate = best.person_id if best is not None else None
             live: bool | None = None
             live_score = 0.0
-            # Liveness matters only for a face that claims an identity or may do so pooled with other
-            # looks (a near miss); a stranger photo opens nothing.
-            claims = pid is not None or (self.dcfg.pooling and score >= self._near_miss)
+            # Liveness matters only for a face that claims an identity or may do so with other looks
+            # (consistent, or pooled for a near miss); a stranger photo opens nothing.
+            claims = self._claims(pid, score)
             if claims and self.dcfg.require_liveness and self.has_liveness and not it.live_on_worker:
                 lv = self.pipeline.liveness(frame, it.detection)
                 live, live_score = lv.live, lv.score
@@ -420,6 +422,14 @@ class CameraWorker:
         if self._pool is not None:
             self.svc.load.add(time.thread_time() - cpu0)  # inline embeds count in process()'s sample
         return _EmbedBatch(frame, results, clock.monotonic() - t0)
+
+    def _claims(self, person_id: str | None, score: float) -> bool:
+        """Whether a look may count for an identity (so its liveness matters)."""
+        if person_id is not None:
+            return True
+        if self._t_lo is not None and score >= self._t_lo:
+            return True  # a consistent look below the threshold
+        return self.dcfg.pooling and score >= self._near_miss
 
     def _embedded(self, _fut: Future[_EmbedBatch]) -> None:
         """An embedding finished (pool thread): wake the worker, also from waiting for the next frame,
@@ -457,7 +467,7 @@ class CameraWorker:
                 continue  # the face left meanwhile: its embedding is dropped
             st.in_flight = max(0, st.in_flight - 1)
             obs = res.observation
-            claims = obs.person_id is not None or (self.dcfg.pooling and obs.score >= self._near_miss)
+            claims = self._claims(obs.person_id, obs.score)
             if early is not None and claims:
                 obs = replace(obs, live=early[0], liveness_score=early[1])
             if st.decision is not None and obs.person_id != st.decision.person_id:
