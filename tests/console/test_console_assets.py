@@ -123,6 +123,18 @@ def test_translations_complete_and_used_keys_exist() -> None:
     )
 
 
+def test_every_alert_type_central_raises_has_a_label() -> None:
+    # The alert wall shows t('alertKind.' + alert.type): an unlabelled type would show a raw key.
+    from central.services.alert_rules import RuleType
+    from central.services.alerts_reminders import ReminderType
+
+    for name in ("zh-CN", "en"):
+        labels = json.loads((CONSOLE_DIR / "i18n" / f"{name}.json").read_text(encoding="utf-8"))
+        types = [t.value for t in RuleType] + [t.value for t in ReminderType]
+        missing = [t for t in types if f"alertKind.{t}" not in labels]
+        assert not missing, f"{name}: alert types without a label: {missing}"
+
+
 def test_views_never_use_inner_html() -> None:
     # Registry text (names, notes, edge strings) must never be parsed as markup.
     for js in JS_FILES:
