@@ -49,3 +49,29 @@ def test_pooling_comparison_on_a_small_lfw_subset(tmp_path: Path) -> None:
     # The deployed rule is "each or pooled": it accepts at least what either accepts.
     assert out["deployed"]["genuine_accept"]["accepted"] >= out["each"]["genuine_accept"]["accepted"]
     assert out["deployed"]["false_accept"]["accepted"] >= out["pooled"]["false_accept"]["accepted"]
+    folds = out["consistent"]["folds"]
+    assert [f["calibrated_on_half"] for f in folds] == [0, 1]
+    for f in folds:
+        assert 0 <= f["margin"] <= 0.2 and f["t_lo"] == pytest.approx(0.474 - f["margin"], abs=1e-4)
+        rep = f["reported"]
+        # A margin only adds accepts: never fewer genuine (or false) accepts than the rule it extends.
+        for rule, base in (("consistent_strong", "before_each_strong"), ("consistent", "before_each")):
+            for kind in ("false_accept", "genuine_accept"):
+                assert rep[rule][kind]["accepted"] >= rep[base][kind]["accepted"]
+
+
+def test_margin_calibration_stops_before_the_first_extra_false_accept() -> None:
+    from bench.edge_pooling import TrackScores, calibrate_margin, consistent_accepts
+
+    def imp(hi: float, lo: float, half: int = 0) -> TrackScores:
+        return TrackScores(half, False, True, False, hi, lo, False, False)
+
+    # Half 0: 100 impostor tracks; one accepted today (both looks ≥ 0.474), one whose second look is
+    # 0.0105 below the threshold, the rest far below. Half 1 holds a closer one, which must not matter.
+    tracks = [imp(0.48, 0.476), imp(0.48, 0.4635)] + [imp(0.3, 0.2)] * 98 + [imp(0.48, 0.472, half=1)]
+    margin = calibrate_margin(tracks, 0.474, half=0, reference_false_accepts=0.01, strong=True)
+    assert margin == pytest.approx(0.01)
+    assert consistent_accepts(tracks[1], 0.474, 0.011, strong=True)
+    assert not consistent_accepts(tracks[1], 0.474, margin, strong=True)
+    genuine_wrong = TrackScores(0, True, True, False, 0.49, 0.48, False, False)
+    assert not consistent_accepts(genuine_wrong, 0.474, 0.01, strong=True)  # accepted, but as somebody else

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from anju.clock import FakeClock
 from contracts.messages import PersonKind
 from contracts.whitelist import AccessWindow, WhitelistPerson
 from edge.config import DecisionConfig
@@ -266,3 +268,181 @@ def test_pooling_with_real_embeddings_of_the_clip(pipeline: Any, h: Any) -> None
     assert pooled > 0.3
     stranger = [max(faces[i], key=lambda f: f[2]) for i in (28, 29)]
     assert float(pool_vectors([v for _s, v, _w in stranger]) @ ref) < 0.3
+
+
+# -- consistent looks: one at or above the threshold, the others within consistent_margin below -------
+
+T_HI = 0.474  # the pack's open-set threshold (what the worker applies to Observation.person_id)
+
+
+def look_scored(clock: FakeClock, pid: str, score: float, live: bool | None = True) -> Observation:
+    """An observation as the worker makes it: top-1 ``pid`` at ``score``; person_id only at or above T_HI."""
+    clock.advance(1 / 30)
+    return Observation(clock.monotonic(), pid if score >= T_HI else None, score, live, 0.9, pid)
+
+
+def decide_consistent(
+    obs: list[Observation],
+    clock: FakeClock,
+    *,
+    threshold: float | None = T_HI,
+    persons: dict[str, WhitelistPerson] = PERSONS,
+    **cfg: object,
+):  # type: ignore[no-untyped-def]
+    ev = TrackEvidence(first_at=obs[0].at if obs else 0.0)
+    for o in obs:
+        ev.add(o)
+    maker = DecisionMaker(DecisionConfig(**cfg), AccessRules(), match_threshold=threshold)  # type: ignore[arg-type]
+    return maker.decide(
+        ev, now_mono=clock.monotonic(), now_wall=MONDAY_10, ctx=GATE, lookup=persons, whitelist_fresh=True
+    )
+
+
+def test_consistent_margin_default_is_the_lfw_calibrated_value() -> None:
+    cfg = DecisionConfig()
+    assert cfg.consistent_margin == pytest.approx(0.004)
+    assert cfg.min_consistent_matches == 2
+    with pytest.raises(ValueError):
+        DecisionConfig(consistent_margin=-0.01)
+    with pytest.raises(ValueError):
+        DecisionConfig(consistent_margin=0.2)
+
+
+def test_one_look_above_and_one_just_below_the_threshold_decide() -> None:
+    clock = FakeClock()
+    obs = [look_scored(clock, "a", 0.478), look_scored(clock, "a", 0.471)]
+    d = decide_consistent(obs, clock)
+    assert d is not None and d.outcome == Outcome.open and d.person_id == "a" and d.consistent
+    assert d.score == pytest.approx(0.478)
+    # The order does not matter: the look below the threshold may come first.
+    clock2 = FakeClock()
+    d = decide_consistent([look_scored(clock2, "a", 0.471), look_scored(clock2, "a", 0.478)], clock2)
+    assert d is not None and d.outcome == Outcome.open and d.consistent
+    # Margin 0 is the previous rule (every look at or above the threshold); no threshold given, too.
+    assert decide_consistent(obs, clock, consistent_margin=0.0) is None
+    assert decide_consistent(obs, clock, threshold=None) is None
+    # Two looks at or above the threshold decide as before, not "consistent".
+    clock3 = FakeClock()
+    d = decide_consistent([look_scored(clock3, "a", 0.48), look_scored(clock3, "a", 0.475)], clock3)
+    assert d is not None and d.outcome == Outcome.open and not d.consistent
+
+
+def test_lower_looks_need_the_same_top1_the_margin_and_one_look_above() -> None:
+    clock = FakeClock()
+    hi = look_scored(clock, "a", 0.478)
+    assert decide_consistent([hi, look_scored(clock, "a", 0.469)], clock) is None  # 0.005 below: too far
+    assert decide_consistent([hi, look_scored(clock, "v", 0.472)], clock) is None  # another top-1
+    clock2 = FakeClock()
+    lows = [look_scored(clock2, "a", 0.472), look_scored(clock2, "a", 0.473)]
+    assert decide_consistent(lows, clock2) is None  # no look at the threshold: never decided
+    # More looks needed: one above and two within the margin.
+    clock3 = FakeClock()
+    three = [look_scored(clock3, "a", 0.478), look_scored(clock3, "a", 0.471)]
+    assert decide_consistent(three, clock3, min_consistent_matches=3) is None
+    three.append(look_scored(clock3, "a", 0.472))
+    d = decide_consistent(three, clock3, min_consistent_matches=3)
+    assert d is not None and d.outcome == Outcome.open and d.consistent
+
+
+def test_consistent_looks_are_forgotten_after_the_evidence_window() -> None:
+    clock = FakeClock()
+    old = look_scored(clock, "a", 0.471)
+    clock.advance(2.5)  # past evidence_window_s (2 s)
+    assert decide_consistent([old, look_scored(clock, "a", 0.478)], clock) is None
+
+
+def test_consistent_looks_must_be_live_and_so_must_the_look_above() -> None:
+    clock = FakeClock()
+    spoofed_low = [look_scored(clock, "a", 0.478), look_scored(clock, "a", 0.471, live=False)]
+    assert decide_consistent(spoofed_low, clock) is None
+    clock2 = FakeClock()
+    spoofed_high = [look_scored(clock2, "a", 0.478, live=False), look_scored(clock2, "a", 0.471)]
+    assert decide_consistent(spoofed_high, clock2) is None
+    clock3 = FakeClock()
+    low_live = [
+        look_scored(clock3, "a", 0.478, live=False),
+        look_scored(clock3, "a", 0.471),
+        look_scored(clock3, "a", 0.472),
+    ]
+    assert decide_consistent(low_live, clock3) is None  # two live looks, but none of them above
+
+
+def test_watchlist_stays_at_its_own_threshold_and_never_opens() -> None:
+    clock = FakeClock()
+    # Looks just below the threshold never count for a watchlisted person (no alert from them)...
+    obs = [look_scored(clock, "w", 0.478), look_scored(clock, "w", 0.471)]
+    assert decide_consistent(obs, clock, watchlist_threshold=0.49) is None
+    clock2 = FakeClock()
+    lows = [look_scored(clock2, "w", 0.472), look_scored(clock2, "w", 0.473)]
+    assert decide_consistent(lows, clock2) is None
+    # ...one look at the (watchlist) threshold alerts, as before, and never opens.
+    d = decide_consistent(obs, clock)
+    assert d is not None and d.outcome == Outcome.watchlist and not d.opens and not d.consistent
+    # A track that showed a watchlisted person at their threshold alerts even if a resident matched it
+    # with more consistent looks.
+    clock3 = FakeClock()
+    mixed = [
+        look_scored(clock3, "a", 0.478),
+        look_scored(clock3, "a", 0.471),
+        look_scored(clock3, "a", 0.48),
+        look_scored(clock3, "w", 0.48),
+    ]
+    d = decide_consistent(mixed, clock3)
+    assert d is not None and d.outcome == Outcome.watchlist and d.person_id == "w" and not d.opens
+
+
+def test_real_clip_embeddings_decide_two_frames_earlier(pipeline: Any) -> None:
+    """The resident's first frames (82-86), enrolled from the bench's photos: the look at frame 84 is
+    0.001-0.002 above T_lo, so the door decision moves from frame 86 to frame 84."""
+    import cv2
+
+    from recognition.types import Frame
+
+    demo = Path(__file__).resolve().parents[2] / "anju" / "demo_data"
+    clip = demo / "short_hamilton_clip.mp4"
+    gallery: dict[str, np.ndarray] = {}
+    for pid, name in (("a", "lin-manuel-miranda.jpg"), ("v", "alex-lacamoire.jpg")):
+        photo = Frame(image=cv2.imread(str(demo / name)))
+        det = max(pipeline.detect(photo), key=lambda d: d.width * d.height)
+        gallery[pid] = pipeline.embed([pipeline.align(photo, det)])[0].vector
+    threshold = pipeline.open_set_threshold
+    cap = cv2.VideoCapture(str(clip))
+    scores: dict[int, tuple[str, float]] = {}
+    index = 0
+    while index <= 86:
+        ok, image = cap.read()
+        assert ok
+        if index >= 82:
+            frame = Frame(image=image)
+            det = max((d for d in pipeline.detect(frame) if d.width >= 40), key=lambda d: d.width)
+            vec = pipeline.embed([pipeline.align(frame, det)])[0].vector
+            scores[index] = max(((p, float(vec @ t)) for p, t in gallery.items()), key=lambda kv: kv[1])
+        index += 1
+    cap.release()
+    assert all(pid == "a" for pid, _s in scores.values()), scores
+
+    def first_deciding_frame(**cfg: object) -> tuple[int, Any] | None:
+        clock = FakeClock()
+        ev = TrackEvidence(first_at=0.0)
+        maker = DecisionMaker(DecisionConfig(**cfg), AccessRules(), match_threshold=threshold)  # type: ignore[arg-type]
+        for i in sorted(scores):
+            clock.advance(1 / 30)
+            pid, s = scores[i]
+            ev.add(Observation(clock.monotonic(), pid if s >= threshold else None, s, True, 0.9, pid))
+            d = maker.decide(
+                ev,
+                now_mono=clock.monotonic(),
+                now_wall=MONDAY_10,
+                ctx=GATE,
+                lookup=PERSONS,
+                whitelist_fresh=True,
+            )
+            if d is not None:
+                return i, d
+        return None
+
+    consistent = first_deciding_frame()
+    before = first_deciding_frame(consistent_margin=0.0)
+    assert consistent is not None and before is not None, scores
+    assert consistent[0] == 84 and consistent[1].consistent and consistent[1].outcome == Outcome.open, scores
+    assert before[0] == 86 and not before[1].consistent, scores
