@@ -42,6 +42,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stream-seconds", type=float, default=12.0, help="seconds per stream-count trial")
     p.add_argument("--target-fps", type=float, default=10.0, help="analysed frames/s each stream must keep")
     p.add_argument(
+        "--intra-op-threads",
+        type=int,
+        default=1,
+        help="the node's recognition.intra_op_threads (ONNX Runtime threads per model session)",
+    )
+    p.add_argument(
         "--pooling-lfw",
         type=Path,
         default=None,
@@ -125,7 +131,9 @@ def _enrol(pipeline: Any, site_id: str) -> Any:
     )
 
 
-def _node(tmp: Path, clip: Path, n: int, detect_fps: float, **decision: Any) -> Any:
+def _node(
+    tmp: Path, clip: Path, n: int, detect_fps: float, intra_op_threads: int = 1, **decision: Any
+) -> Any:
     from edge.app import EdgeNode
     from edge.config import EdgeConfig
 
@@ -150,6 +158,8 @@ def _node(tmp: Path, clip: Path, n: int, detect_fps: float, **decision: Any) -> 
             "metrics": {"enabled": False},
             "passes": {"qr_enabled": False},
             "decision": decision,
+            # The node's recognition slice: ONNX Runtime threads per model session.
+            "recognition": {"intra_op_threads": intra_op_threads},
         }
     )
     return EdgeNode(cfg)
@@ -162,7 +172,7 @@ def latency_run(args: argparse.Namespace, pipeline: Any) -> dict[str, Any]:
     boxes, fps = _detections_per_frame(pipeline, args.clip, min_face)
     n_frames = len(boxes)
     with tempfile.TemporaryDirectory() as tmp:
-        node = _node(Path(tmp), args.clip, 1, args.detect_fps)
+        node = _node(Path(tmp), args.clip, 1, args.detect_fps, args.intra_op_threads)
         node.apply_whitelist(_enrol(pipeline, "bench"))
         cpu0 = time.process_time()
         t0 = time.monotonic()
@@ -239,7 +249,7 @@ def streams_run(args: argparse.Namespace) -> dict[str, Any]:
     sustained = 0
     for n in [int(x) for x in args.streams.split(",") if x.strip()]:
         with tempfile.TemporaryDirectory() as tmp:
-            node = _node(Path(tmp), args.clip, n, args.target_fps)
+            node = _node(Path(tmp), args.clip, n, args.target_fps, args.intra_op_threads)
             node.start()
             time.sleep(2.0)  # warm-up: first frames, ONNX allocations
             start = {cid: w.stats.analysed for cid, w in node.workers.items()}
@@ -330,6 +340,7 @@ def run(args: argparse.Namespace) -> int:
         "cpu_count": os.cpu_count(),
         "load_avg_1m_before": round(os.getloadavg()[0], 2),
         "detect_fps_asked": args.detect_fps,
+        "intra_op_threads": args.intra_op_threads,
     }
     result.update(latency_run(args, pipeline))
     result.update(streams_run(args))
