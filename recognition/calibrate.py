@@ -218,7 +218,7 @@ def calibrate(
         gallery=0 if split is None else len(split.gallery_people),
         mated_probes=mated,
         non_mated_probes=non_mated,
-        dataset=str(root),
+        dataset=str(root.resolve()),
         images=len(images),
         failed_images=len(failed),
         measured_at=clock.now(),
