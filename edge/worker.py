@@ -423,6 +423,17 @@ class CameraWorker:
             self.svc.load.add(time.thread_time() - cpu0)  # inline embeds count in process()'s sample
         return _EmbedBatch(frame, results, clock.monotonic() - t0)
 
+    def _another_face(self, decision: Decision, obs: Observation) -> bool:
+        """Whether a decided track's new look shows somebody else (the tracker jumped): it names another
+        person, or no longer resembles the decided one. A weaker look at the same person — same top-1,
+        within look_again_margin of the threshold — is not a new face: deciding again would open the
+        door a second time (seen on a busy box, where a decided track's look scored 0.45)."""
+        if obs.person_id == decision.person_id:
+            return False
+        if decision.person_id is None or obs.person_id is not None:
+            return True
+        return obs.candidate_id != decision.person_id or obs.score < self._near_miss
+
     def _claims(self, person_id: str | None, score: float) -> bool:
         """Whether a look may count for an identity (so its liveness matters)."""
         if person_id is not None:
@@ -470,7 +481,7 @@ class CameraWorker:
             claims = self._claims(obs.person_id, obs.score)
             if early is not None and claims:
                 obs = replace(obs, live=early[0], liveness_score=early[1])
-            if st.decision is not None and obs.person_id != st.decision.person_id:
+            if st.decision is not None and self._another_face(st.decision, obs):
                 log.info(
                     "camera %s track %d: now %s, was %s: deciding again",
                     cam,

@@ -126,3 +126,33 @@ def test_a_look_just_below_the_threshold_is_liveness_checked_and_counts(
     if margin > 0:
         low = [o for o in st.evidence.observations if o.person_id is None]
         assert low and all(o.live is True for o in low), looks  # liveness ran for the look below
+
+
+def test_a_weaker_look_at_the_decided_person_does_not_open_the_door_again(
+    tmp_path: Path, h: Any, pipeline: Any
+) -> None:
+    """A busy box analysing every 3rd frame: after the decision a better-quality look at the resident
+    scored 0.45 (below the threshold, same top-1), which used to reset the decision and open again."""
+    clock = FakeClock()
+    node = make_node(tmp_path, h, pipeline, clock)
+    worker = node.workers["cam-1"]
+    opened: list[tuple[int, int]] = []
+    post: list[tuple[int, float, str | None]] = []  # looks at decided tracks: (frame, score, top-1)
+    for offset, image in enumerate(clip_frames(h, 78, 200)):
+        if offset % 3:
+            continue
+        clock.advance(3 / FPS)
+        f = Frame(image=image, source_id="cam-1", index=78 + offset, timestamp=clock.monotonic())
+        decided = {tid for tid, st in worker.states.items() if st.decision is not None}
+        embeds = {tid: st.embeds for tid, st in worker.states.items()}
+        opened += [(f.index, r.track_id) for r in worker.process(f) if r.decision.opens]
+        for tid in decided & set(worker.states):
+            st = worker.states[tid]
+            if st.embeds > embeds.get(tid, 0):
+                o = st.evidence.observations[-1]
+                post.append((f.index, round(o.score, 3), o.candidate_id))
+    node.stop()
+    assert len(opened) == 1, (opened, post)
+    # The case that used to re-open happened: a later look at the same person below the threshold.
+    threshold = node.services.match_threshold
+    assert any(s < threshold and c == "p-lmm" for _i, s, c in post), post
