@@ -49,9 +49,10 @@ def open_capture(cfg: CameraConfig) -> Capture:
         # OpenCV reads FFmpeg options from this process-wide variable at open time, so cameras
         # with different transports open one at a time; the timeouts (µs) keep a dead server
         # from blocking the reader thread forever.
+        us = int(cfg.open_timeout_s * 1_000_000)
         with _OPEN_LOCK:
             os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = (
-                f"rtsp_transport;{cfg.rtsp_transport}|stimeout;5000000|timeout;5000000"
+                f"rtsp_transport;{cfg.rtsp_transport}|stimeout;{us}|timeout;{us}"
             )
             return _open_rtsp(cfg)
     return cv2.VideoCapture(cfg.url, cv2.CAP_FFMPEG)
@@ -63,7 +64,7 @@ def _open_rtsp(cfg: CameraConfig) -> Capture:
         cv2.CAP_FFMPEG,
         [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-            5000,
+            int(cfg.open_timeout_s * 1000),
             cv2.CAP_PROP_READ_TIMEOUT_MSEC,
             int(cfg.stall_timeout_s * 1000),
         ],
@@ -265,8 +266,12 @@ class CameraSource:
         return url
 
 
-def probe(cfg: CameraConfig, timeout_s: float = 10.0) -> tuple[bool, str]:
-    """Open a camera once and read a frame: (ok, human-readable detail). For ``anju edge check``."""
+def probe(cfg: CameraConfig, timeout_s: float | None = None) -> tuple[bool, str]:
+    """Open a camera once and read a frame: (ok, human-readable detail). For ``anju edge check``.
+
+    By default the probe waits as long as opening and a first read may take under the camera's config."""
+    if timeout_s is None:
+        timeout_s = cfg.open_timeout_s + cfg.stall_timeout_s + 1.0
     result: list[tuple[bool, str]] = []
 
     def attempt() -> None:

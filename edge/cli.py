@@ -23,7 +23,12 @@ def register(sub: Any) -> None:
     check = esub.add_parser("check", help="validate the YAML and probe every camera")
     check.add_argument("--config", type=Path, required=True, help="edge YAML file")
     check.add_argument("--no-probe", action="store_true", help="validate only, do not open cameras")
-    check.add_argument("--timeout", type=float, default=10.0, help="seconds per camera probe")
+    check.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds per camera probe (default: the camera's open_timeout_s + stall_timeout_s + 1)",
+    )
     check.set_defaults(func=_check)
 
     rtsp = esub.add_parser("serve-rtsp", help="serve a video file over RTSP on loopback (demo camera)")

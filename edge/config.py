@@ -59,6 +59,12 @@ class CameraConfig(StrictModel):
     direction: Literal["in", "out", "unknown"] = Field("in", description="direction of people facing it")
     door_id: str | None = Field(None, pattern=ID_PATTERN, description="door this camera opens")
     stall_timeout_s: float = Field(5.0, gt=0, le=300, description="no frame for this long → restart")
+    open_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="give up opening an RTSP stream after this long (slow servers, WAN links)",
+    )
     reconnect_initial_s: float = Field(0.5, gt=0, le=60, description="first reconnect wait")
     reconnect_max_s: float = Field(10.0, gt=0, le=600, description="reconnect wait cap (exponential backoff)")
     min_face_px: int = Field(40, ge=16, le=1000, description="ignore faces narrower than this")

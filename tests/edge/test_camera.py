@@ -34,7 +34,14 @@ class States:
 
 def rtsp_cam(url: str, **kw: object) -> CameraConfig:
     return CameraConfig(
-        id="cam-1", source="rtsp", url=url, reconnect_initial_s=0.2, reconnect_max_s=1.0, **kw
+        id="cam-1",
+        source="rtsp",
+        url=url,
+        reconnect_initial_s=0.2,
+        reconnect_max_s=1.0,
+        # The test server prepares a pipeline per client, which takes seconds on a busy 2-core box.
+        open_timeout_s=20.0,
+        **kw,
     )  # type: ignore[arg-type]
 
 
