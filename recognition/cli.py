@@ -17,18 +17,42 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", choices=["yunet", "scrfd", "rfb320"], default=None, help="face detector")
     p.add_argument("--detector-pack", default=None, help="pack holding the detector (e.g. scrfd_500m)")
     p.add_argument("--flip-fusion", action="store_true", help="fuse the embedding of the mirrored face")
+    p.add_argument(
+        "--fusion",
+        default=None,
+        metavar="SOURCES",
+        help="comma-separated extra alignments fused with the primary one, e.g. yunet or "
+        "yunet,flip,yunet:flip (flip | <detector>[+68][:flip]); one embedding each",
+    )
+    p.add_argument(
+        "--profile",
+        choices=["default", "accurate"],
+        default=None,
+        help="accurate: the pack's measured fusion for one-off enrolment/verification "
+        "(see docs/recognition.md); --fusion overrides it",
+    )
     p.add_argument("--model-dir", type=Path, default=None, help="model cache (default: $ANJU_MODEL_DIR)")
 
 
 def _config(args: argparse.Namespace, **extra: Any) -> Any:
-    from recognition.config import RecognitionConfig
+    from pydantic import ValidationError
+
+    from anju.config import ConfigError, format_validation_error
+    from recognition.config import PROFILES, RecognitionConfig
 
     fields: dict[str, Any] = {"pack": args.pack, "flip_fusion": args.flip_fusion, **extra}
+    if args.fusion is not None:
+        fields["fusion"] = [s.strip() for s in args.fusion.split(",") if s.strip()]
+    elif args.profile is not None:
+        fields["fusion"] = list(PROFILES[args.profile])
     if args.detector:
         fields["detector"] = args.detector
     if args.detector_pack:
         fields["detector_pack"] = args.detector_pack
-    return RecognitionConfig(**fields)
+    try:
+        return RecognitionConfig(**fields)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, "command line (--fusion/--detector)")) from exc
 
 
 def register(sub: Any) -> None:
@@ -210,6 +234,9 @@ def _cmd_lfw(args: argparse.Namespace) -> int:
         "model_id": res.model_id,
         "detector": cfg.detector,
         "flip_fusion": cfg.flip_fusion,
+        "fusion": list(cfg.fusion),
+        "embeddings_per_face": 1 + len(cfg.fusion),
+        "fusion_faces_missing_views": res.fusion_missed,
         "seconds": round(time.perf_counter() - t0, 1),
     }
     _emit(doc, args.json)

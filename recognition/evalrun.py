@@ -38,6 +38,7 @@ class EmbedOutcome:
     failed: list[str]  # images where no face was detected (fallback used) or that could not be read
     unreadable: list[str]
     model_id: str
+    fusion_missed: int = 0  # faces an extra fusion detector did not find (fused from fewer views)
 
 
 def _central(det_like_shape: tuple[int, ...]) -> Detection:
@@ -66,17 +67,18 @@ def _init(cfg_json: str, model_dir: str | None) -> None:
     cfg = RecognitionConfig.model_validate_json(cfg_json)
     md = Path(model_dir) if model_dir else None
     _pipe = FacePipeline.from_config(cfg, md)
-    _low = FacePipeline.from_config(cfg.model_copy(update={"detection_score": 0.3}), md)
+    # the low-threshold pipeline only re-detects; embedding (and fusion) stays with _pipe
+    _low = FacePipeline.from_config(cfg.model_copy(update={"detection_score": 0.3, "fusion": []}), md)
 
 
-def _work(path: str) -> tuple[str, np.ndarray | None, str]:
-    """(path, vector or None, status) with status ok | fallback | unreadable."""
+def _work(path: str) -> tuple[str, np.ndarray | None, str, int]:
+    """(path, vector or None, status, fusion views missed) with status ok | fallback | unreadable."""
     assert _pipe is not None and _low is not None
     try:
         img = load_image(Path(path))
     except ImageError as exc:
         log.warning("%s", exc)
-        return path, None, "unreadable"
+        return path, None, "unreadable", 0
     frame = Frame(image=img, source_id=path)
     det = pick_central(_pipe.detect(frame), img.shape)
     status = "ok"
@@ -86,7 +88,10 @@ def _work(path: str) -> tuple[str, np.ndarray | None, str]:
         det = _central(img.shape)
         status = "fallback"
     face: AlignedFace = _pipe.align(frame, det)
-    return path, _pipe.embed([face])[0].vector, status
+    before = _pipe.fusion.stats.faces_missing_views if _pipe.fusion is not None else 0
+    vec = _pipe.embed_frame(frame, [det], [face])[0].vector
+    missed = (_pipe.fusion.stats.faces_missing_views if _pipe.fusion is not None else 0) - before
+    return path, vec, status, missed
 
 
 def embed_images(
@@ -109,14 +114,18 @@ def embed_images(
                 results.append(r)
                 if len(results) % 1000 == 0:
                     log.info("embedded %d / %d images", len(results), len(strs))
-    dim = next((v.shape[0] for _, v, _ in results if v is not None), 512)
+    dim = next((v.shape[0] for _, v, _, _ in results if v is not None), 512)
     vecs = np.zeros((len(strs), dim), np.float32)
     failed, unreadable = [], []
-    for i, (p, v, status) in enumerate(results):
+    fusion_missed = 0
+    for i, (p, v, status, missed) in enumerate(results):
+        fusion_missed += missed
         if v is not None:
             vecs[i] = v
         if status != "ok":
             failed.append(p)
         if status == "unreadable":
             unreadable.append(p)
-    return EmbedOutcome(vecs, failed, unreadable, model_id(cfg.pack, get_pack(cfg.pack).file("embedder")))
+    return EmbedOutcome(
+        vecs, failed, unreadable, model_id(cfg.pack, get_pack(cfg.pack).file("embedder")), fusion_missed
+    )

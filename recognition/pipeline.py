@@ -20,6 +20,7 @@ from recognition.config import RecognitionConfig
 from recognition.detect_common import Detector
 from recognition.detectors import build_detector
 from recognition.embedder import ArcFaceEmbedder
+from recognition.fusion import FusionEmbedder
 from recognition.liveness import LivenessModel
 from recognition.quality import assess
 from recognition.runtime import make_session
@@ -38,11 +39,13 @@ class FacePipeline:
         match_threshold: float,
         *,
         open_set_threshold: float | None = None,
+        fusion: FusionEmbedder | None = None,
     ) -> None:
         self.cfg = cfg
         self.detector = detector
         self.embedder = embedder
         self.liveness_model = liveness_model
+        self.fusion = fusion
         self._match_threshold = match_threshold
         self._open_set_threshold = open_set_threshold if open_set_threshold is not None else match_threshold
         # where the thresholds came from: config | calibration | manifest | manifest-unmeasured | caller
@@ -79,7 +82,8 @@ class FacePipeline:
         log.info(
             "pack %s: match threshold %.4f, open-set threshold %.4f (%s)", cfg.pack, match, open_set, source
         )
-        pipe = cls(cfg, detector, embedder, live, match, open_set_threshold=open_set)
+        fusion = FusionEmbedder.from_config(cfg, embedder, model_dir) if cfg.fusion else None
+        pipe = cls(cfg, detector, embedder, live, match, open_set_threshold=open_set, fusion=fusion)
         pipe.threshold_source = source
         return pipe
 
@@ -114,6 +118,13 @@ class FacePipeline:
     def embed(self, faces: list[AlignedFace]) -> list[Embedding]:
         return self.embedder.embed(faces)
 
+    def embed_frame(self, frame: Frame, dets: list[Detection], faces: list[AlignedFace]) -> list[Embedding]:
+        """Templates of ``dets`` (aligned as ``faces``) in ``frame``: fused over the configured extra
+        alignments when ``cfg.fusion`` is set (same model id), else the plain embeddings."""
+        if self.fusion is None:
+            return self.embed(faces)
+        return self.fusion.embed(frame.image, dets, faces)
+
     def liveness(self, frame: Frame, det: Detection) -> Liveness:
         if self.liveness_model is None:
             raise ModelError(f"model pack {self.cfg.pack!r} has no liveness model; use a pack that has one")
@@ -128,7 +139,7 @@ class FacePipeline:
             for d, f in zip(dets, faces, strict=True)
         ]
         if embed and faces:
-            for r, e in zip(results, self.embed(faces), strict=True):
+            for r, e in zip(results, self.embed_frame(frame, dets, faces), strict=True):
                 r.embedding = e
         if liveness and self.liveness_model is not None:
             for r in results:
