@@ -245,16 +245,26 @@ def _cmd_lfw(args: argparse.Namespace) -> int:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from anju.clock import SystemClock
+    from anju.config import ConfigError
     from models.calibration import calibration_path, save_calibration
     from recognition.calibrate import calibrate
     from recognition.metrics import EvalDataError
 
+    cfg = _config(args)
+    if cfg.fusion and not args.dry_run:
+        # calibration.json records detector and flip setting, not fusion: a fused calibration written
+        # there would silently replace the single-embedding pipeline's thresholds
+        raise ConfigError(
+            f"--fusion {','.join(cfg.fusion)}: fused thresholds cannot be stored in the model cache "
+            "(the pipeline would apply them to single embeddings); use --dry-run and set "
+            "match_threshold in the recognition config of the fused pipeline"
+        )
     if not (0.0 < args.far < 1.0 and 0.0 < args.fpir < 1.0):
         raise EvalDataError(f"--far {args.far} / --fpir {args.fpir}: rates must lie between 0 and 1")
     if args.gallery < 0:
         raise EvalDataError(f"--gallery {args.gallery}: must be 0 (skip the open-set figure) or more")
     cal = calibrate(
-        _config(args),
+        cfg,
         args.root,
         SystemClock(),
         pairs_file=args.pairs,

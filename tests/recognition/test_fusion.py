@@ -169,3 +169,11 @@ def test_eval_lfw_with_the_accurate_profile(
     rc = anju_main(["recognition", "eval", "lfw", "--root", str(lfw), "--pairs", str(pairs),
                     "--model-dir", str(model_dir), "--fusion", "yunet,sideways"])  # fmt: skip
     assert rc == 2
+
+
+def test_calibrate_refuses_to_store_fused_thresholds(model_dir: Path, testdata: Path, tmp_path: Path) -> None:
+    # the calibration file has no fusion field: fused figures must not replace the single-embedding ones
+    rc = anju_main(["recognition", "calibrate", "--root", str(testdata / "lfw"), "--model-dir", str(tmp_path),
+                    "--profile", "accurate", "--gallery", "0"])  # fmt: skip
+    assert rc == 2
+    assert not any(tmp_path.rglob("calibration.json"))
