@@ -18,13 +18,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from central.models.alerts import Alert
 from central.services.alerts import finish_notices
 from central.services.notify import AlertMessage, NoticeKind
 from contracts import Severity
+
+# pg_advisory_xact_lock key serialising reminder rounds ("ANJU-REM" as a 64-bit int)
+_PG_LOCK_KEY = 0x414E4A552D52454D
+
+
+def _serialise_rounds(session: Session) -> None:
+    """Two centrals may run the same round at once (scale-out): whoever comes second waits here
+    for the first to commit, then finds its alert by key instead of creating a second one."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    elif dialect == "sqlite":
+        # A no-op write takes SQLite's write lock now (waiting out the busy timeout) so the
+        # look-up below cannot interleave with another process's round.
+        session.execute(text("DELETE FROM alerts WHERE 0"))
 
 
 class ReminderType(str, Enum):
@@ -52,7 +67,10 @@ def remind(session: Session, reminders: Iterable[Reminder], now: datetime) -> li
     each later one. Only an alert still open is pushed again (``alert.updated``): once someone has
     acknowledged it the reminders are counted silently, and a resolved one is left alone."""
     notices: list[tuple[Alert, NoticeKind]] = []
-    for item in reminders:
+    items = list(reminders)
+    if items:
+        _serialise_rounds(session)
+    for item in items:
         alert = session.scalars(
             select(Alert)
             .where(Alert.site_id == item.site_id, Alert.dedup_key == item.key)
