@@ -44,6 +44,7 @@ def test_rtsp_gate_names_residents_reports_strangers_and_survives_a_cut(
         "reconnect_initial_s": 0.2,
         "reconnect_max_s": 1.0,
         "stall_timeout_s": 3.0,
+        "open_timeout_s": 20.0,  # the test server builds a pipeline per client: slow on a busy box
     }
     cfg = h.edge_config(tmp_path, [cam], decision={"regrant_after_s": 0.5})
     door = SimulatedDoor("door-1", SystemClock())
