@@ -5,11 +5,17 @@ import { fmtTime, t, tv } from '../i18n.js';
 import { clear, dataTable, h, showError, tag } from '../ui.js';
 import { devicesForPlan, loadPlan, planView } from '../siteplan.js';
 
+function localDay(d) {
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
 export async function render(main, { params }) {
   const q = h('input', { type: 'search', id: 'person-search', placeholder: t('traj.search') });
   const reason = h('input', { type: 'text', id: 'query-reason', placeholder: t('traj.reason'), maxlength: 200, style: { width: '260px' } });
-  const from = h('input', { type: 'date', id: 'traj-from', value: new Date(Date.now() - 7 * 86400000).toISOString().slice(0, 10) });
-  const to = h('input', { type: 'date', id: 'traj-to', value: new Date().toISOString().slice(0, 10) });
+  // The officer's local calendar days (toISOString would give the UTC date: yesterday until 08:00 in China).
+  const from = h('input', { type: 'date', id: 'traj-from', value: localDay(new Date(Date.now() - 7 * 86400000)) });
+  const to = h('input', { type: 'date', id: 'traj-to', value: localDay(new Date()) });
   const results = h('div', { class: 'panel', style: { width: '320px' } });
   const detail = h('div', { class: 'grow' });
   main.append(h('div', { class: 'toolbar' }, h('h1', {}, t('nav.trajectory')), q, reason, from, to),
