@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError
 
 from anju.config import StrictModel, format_validation_error
 from models.errors import ModelError
-from models.store import default_model_dir
+from models.store import default_model_dir, place_file
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +86,9 @@ def save_calibration(cal: Calibration, model_dir: Path | None = None) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        place_file(Path(tmp), path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
     log.info("calibration of pack %s written to %s", cal.pack, path)
     return path

@@ -10,7 +10,6 @@ never leaves a half-written model where the pipeline would load it.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
 import tarfile
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from models.errors import ModelError
 from models.registry import ArchiveSource, ModelFile, Pack, get_pack
-from models.store import default_model_dir, file_path, sha256_file, verify_file
+from models.store import default_model_dir, file_path, place_file, sha256_file, verify_file
 
 log = logging.getLogger(__name__)
 
@@ -59,21 +58,6 @@ def _staging(target_dir: Path) -> Iterator[Path]:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _place(src: Path, dest: Path) -> None:
-    """fsync ``src`` and rename it over ``dest`` (same file system)."""
-    with src.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(src, dest)
-    try:
-        dfd = os.open(dest.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 def _copy(src: Path, dest: Path) -> None:
@@ -248,7 +232,7 @@ def _fetch_file(
             )
     # Verify the staged copy itself: a mirror or an archive can be right while the copy is not.
     verify_file(part, f.sha256, f.size, what=f"fetched {what}")
-    _place(part, dest)
+    place_file(part, dest)
     log.info("%s: placed from %s", dest, origin)
     return FetchReport(pack.name, f.filename, origin, dest)
 

@@ -105,3 +105,19 @@ def present(pack: str, model_dir: Path | None = None) -> dict[str, bool]:
 
 def default_pack() -> str:
     return manifest().default_pack
+
+
+def place_file(src: Path, dest: Path) -> None:
+    """fsync ``src`` and rename it over ``dest`` (same file system), then fsync the folder: a crash
+    leaves the old file or the new one, never a torn one."""
+    with src.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(src, dest)
+    try:
+        dfd = os.open(dest.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
