@@ -30,7 +30,8 @@ import logging
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +42,9 @@ from anju.errors import AnjuError
 from contracts.messages import EventBase, OutboxOverflowEvent, Severity
 
 log = logging.getLogger(__name__)
+_INSERT_ROW = (
+    "INSERT INTO outbox (seq, event_id, kind, severity, captured_at, size, body) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 ROW_OVERHEAD_BYTES = 96  # index entries, ids and page slack per row, so the bound tracks the file size
 
@@ -237,21 +241,12 @@ class Outbox:
 
     def _commit(self, rows: list[_Row], like: EventBase) -> None:
         """Insert ``rows`` in one transaction, making room first if needed; caller holds ``_lock``."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._write():
             needed = sum(r[5] for r in rows)
             overflow = self._make_room(needed, like) if self._used + needed > self.max_bytes else None
-            self._db.executemany(
-                "INSERT INTO outbox (seq, event_id, kind, severity, captured_at, size, body)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            self._db.executemany(_INSERT_ROW, rows)
             if overflow is not None:
-                self._db.execute(
-                    "INSERT INTO outbox (seq, event_id, kind, severity, captured_at, size, body)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    overflow,
-                )
+                self._db.execute(_INSERT_ROW, overflow)
                 needed += overflow[5]
             with self._seq_lock:
                 top = max(max(r[0] for r in rows) + 1, self._next_seq)
@@ -260,12 +255,6 @@ class Outbox:
                 " ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
                 (top,),
             )
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            self._recount()
-            raise
         self._used += needed
         self._count += len(rows) + (1 if overflow is not None else 0)
         with self._seq_lock:
@@ -354,10 +343,9 @@ class Outbox:
         if not spans:
             return 0
         with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                removed = 0
-                freed = 0
+            removed = 0
+            freed = 0
+            with self._write():
                 for first, last in spans:
                     row = self._db.execute(
                         "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox WHERE seq BETWEEN ? AND ?",
@@ -367,15 +355,23 @@ class Outbox:
                         self._db.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first, last))
                         removed += int(row[0])
                         freed += int(row[1])
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                self._recount()
-                raise
             self._count -= removed
             self._used -= freed
             return removed
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction (caller holds ``_lock``): committed on success; on any error rolled
+        back and the cached count/size re-read, since the caller's bookkeeping may be half done."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._recount()
+            raise
 
     def _recount(self) -> None:
         count, used = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
